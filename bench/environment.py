@@ -21,7 +21,15 @@ from bench.trees import Tree, make_tree
 from bench.watchman import PrivateWatchman
 from bench.workers import Worker
 
-_LEAKY = ("WATCHMAN_SOCK", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "NOTIFY_SOCKET")
+_LEAKY = (
+    "WATCHMAN_SOCK",
+    "XDG_RUNTIME_DIR",
+    "XDG_STATE_HOME",
+    "NOTIFY_SOCKET",
+    # Every process runs from compiled bytecode, as after ``pip install``: without it an
+    # editable checkout would compile reloadd's sources (and only reloadd's) at each start.
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 
 class BenchEnv:
@@ -39,6 +47,7 @@ class BenchEnv:
                 del os.environ[name]
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         os.environ["XDG_STATE_HOME"] = str(self.base / "state")
+        os.environ["PYTHONPYCACHEPREFIX"] = str(self.base / "pycache")
         self.env = dict(os.environ)
         self._trees: dict[int, Tree] = {}
         self._watchman: PrivateWatchman | None = None

@@ -7,7 +7,6 @@ The :class:`Channel` knows nothing of registrations or fallbacks; the
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import TypeVar
 
 import zmq
 
+from reloadd.client import log
 from reloadd.protocol import (
     Bye,
     Changed,
@@ -31,8 +31,6 @@ from reloadd.protocol import (
     encode,
 )
 from reloadd.protocol.endpoint import Endpoint
-
-log = logging.getLogger("reloadd.client")
 
 R = TypeVar("R", bound=Reply)
 

@@ -10,7 +10,6 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from reloadd.client.connection import Client
 from reloadd.client.run import add_arguments as add_run_arguments
@@ -19,6 +18,7 @@ from reloadd.client.run import run as run_command
 from reloadd.client.spawn import log_tail, spawn_daemon
 from reloadd.protocol import ReloaddError, Role, StatusReply, __version__
 from reloadd.protocol.endpoint import endpoint_for, find_project_root
+from reloadd.protocol.record import as_dict
 
 EXAMPLES = """\
 examples:
@@ -179,7 +179,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def status_as_json(status: StatusReply) -> dict[str, object]:
     """The ``status --json`` object: the status reply with plain JSON values."""
-    data = asdict(status)
+    data = as_dict(status)
     data.pop("re")
     data["protocol_version"] = data.pop("protocol")
     for client in data["clients"]:

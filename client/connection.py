@@ -7,7 +7,6 @@ polling its own files, loudly, while no daemon can be reached.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from types import TracebackType
 
 import zmq
 
+from reloadd.client import log
 from reloadd.client.channel import Channel
 from reloadd.client.polling import POLL_INTERVAL, PollingWatcher
 from reloadd.client.spawn import log_tail, spawn_daemon
@@ -49,8 +49,6 @@ from reloadd.protocol import (
 from reloadd.protocol.digest import registration_digest
 from reloadd.protocol.endpoint import Endpoint, endpoint_for, find_project_root
 from reloadd.protocol.limits import MAX_MESSAGE_BYTES, MAX_PATHS_PER_MESSAGE
-
-log = logging.getLogger("reloadd.client")
 
 GlobLike = tuple["str | os.PathLike[str]", str]
 """A ``(directory, pattern)`` pair, e.g. ``("templates", "**/*.html")``."""

@@ -1,6 +1,6 @@
 """The wire format shared by the reloadd daemon and its clients: msgpack and the standard library only.
 
-No sockets and no threads live here: messages (frozen dataclasses), the one
+No sockets and no threads live here: messages (frozen records), the one
 :func:`encode`/:func:`decode` pair, the named limits, glob matching, and the
 rules that map a project to its root and endpoint.
 """

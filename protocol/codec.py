@@ -8,7 +8,6 @@ ignored (the tolerant-reader rule), so newer peers may add optional fields.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from enum import Enum
@@ -19,6 +18,7 @@ import msgpack
 from reloadd.protocol.errors import ErrorCode, MessageTooLarge, ProtocolError
 from reloadd.protocol.limits import MAX_MESSAGE_BYTES, MAX_PATH_LENGTH, MAX_PATHS_PER_MESSAGE
 from reloadd.protocol.messages import MESSAGE_TYPES, ClientInfo, GlobSpec, Message
+from reloadd.protocol.record import MISSING, fields
 
 M = TypeVar("M", bound=Message)
 
@@ -38,8 +38,8 @@ def _hints(cls: type[Any]) -> dict[str, Any]:
 
 def encode(message: Message) -> bytes:
     """Encode one message as msgpack bytes."""
-    fields = {field.name: getattr(message, field.name) for field in dataclasses.fields(message)}
-    data: bytes = msgpack.packb({"type": message.TYPE, **fields}, default=_to_plain)
+    values = {field.name: getattr(message, field.name) for field in fields(message)}
+    data: bytes = msgpack.packb({"type": message.TYPE, **values}, default=_to_plain)
     if len(data) > MAX_MESSAGE_BYTES:
         raise MessageTooLarge(
             f"a {message.TYPE} message of {len(data)} bytes is over the limit of "
@@ -52,7 +52,7 @@ def _to_plain(value: object) -> object:
     if isinstance(value, GlobSpec):
         return [value.directory, value.pattern]
     if isinstance(value, ClientInfo):
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+        return {field.name: getattr(value, field.name) for field in fields(value)}
     if isinstance(value, Enum):
         return value.value
     raise TypeError(f"cannot encode {type(value).__name__}")
@@ -114,9 +114,9 @@ def _refuse_ext(code: int, data: bytes) -> object:
 
 def _build(cls: type[Any], raw: dict[str, Any], where: str) -> Any:
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):
+    for field in fields(cls):
         if field.name not in raw:
-            if field.default is dataclasses.MISSING:
+            if field.default is MISSING:
                 raise ProtocolError(
                     f"{where}: missing field {field.name!r}", code=ErrorCode.BAD_FIELD
                 )

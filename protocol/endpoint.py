@@ -14,10 +14,10 @@ import hashlib
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from reloadd.protocol.errors import EndpointError
+from reloadd.protocol.record import Record
 
 ROOT_MARKERS = (".watchmanconfig", ".git", "pyproject.toml")
 """Files or folders whose presence makes a folder a project root, nearest first."""
@@ -72,8 +72,7 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Record):
     """The files of one project's daemon in the runtime folder."""
 
     root: Path

@@ -1,4 +1,4 @@
-"""The messages of protocol version 1, as frozen dataclasses.
+"""The messages of protocol version 1, as frozen records (see :mod:`reloadd.protocol.record`).
 
 Every message is one msgpack map on the wire with a string ``type`` and the
 fields below (see ``docs/protocol.md``). Requests carry an ``id`` chosen by the
@@ -8,13 +8,13 @@ is the only message the daemon sends unasked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
 
 from reloadd.protocol.errors import ErrorCode, ProtocolError
 from reloadd.protocol.globs import compile_glob
 from reloadd.protocol.limits import MAX_NAME_LENGTH
+from reloadd.protocol.record import Record
 
 PROTOCOL_VERSION = 1
 """The version of the wire protocol this code speaks; bumped on any incompatible change."""
@@ -31,16 +31,14 @@ class Role(str, Enum):
     """Anything else: the command line, scripts, benchmarks."""
 
 
-@dataclass(frozen=True)
-class GlobSpec:
+class GlobSpec(Record):
     """A directory and a ``Path.glob`` pattern relative to it, e.g. ``("/app/templates", "**/*")``."""
 
     directory: str
     pattern: str
 
 
-@dataclass(frozen=True)
-class ClientInfo:
+class ClientInfo(Record):
     """One client as the daemon's ``status`` reply describes it."""
 
     name: str
@@ -53,8 +51,7 @@ class ClientInfo:
     """False while the daemon keeps the registration of a client that left (its grace period)."""
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(Record):
     """Base of every message; ``TYPE`` is the value of the ``type`` field on the wire."""
 
     TYPE: ClassVar[str] = ""
@@ -63,14 +60,12 @@ class Message:
         """Raise :class:`ProtocolError` if the fields are well-typed but their values are not valid."""
 
 
-@dataclass(frozen=True)
 class Request(Message):
     """A client → daemon message that expects a reply carrying its ``id`` as ``re``."""
 
     id: int
 
 
-@dataclass(frozen=True)
 class Reply(Message):
     """A daemon → client answer to the request whose ``id`` it carries as ``re``."""
 
@@ -105,7 +100,6 @@ def _check_globs(globs: tuple[GlobSpec, ...]) -> None:
         compile_glob(glob.pattern)  # also refuses patterns that name nothing, such as "."
 
 
-@dataclass(frozen=True)
 class Hello(Request):
     """Client → daemon, first message: who is connecting and which protocol it speaks."""
 
@@ -124,7 +118,6 @@ class Hello(Request):
             raise ProtocolError("pid must be a positive integer", code=ErrorCode.BAD_FIELD)
 
 
-@dataclass(frozen=True)
 class Welcome(Reply):
     """Daemon → client, the reply to ``hello``: which daemon this is."""
 
@@ -143,7 +136,6 @@ class Welcome(Reply):
     with ``unchanged`` instead of its whole list."""
 
 
-@dataclass(frozen=True)
 class Watch(Request):
     """Client → daemon: add files and directory globs to this client's registration."""
 
@@ -167,7 +159,6 @@ class Watch(Request):
         _check_globs(self.globs)
 
 
-@dataclass(frozen=True)
 class Unwatch(Request):
     """Client → daemon: remove files and directory globs from this client's registration."""
 
@@ -180,7 +171,6 @@ class Unwatch(Request):
         _check_globs(self.globs)
 
 
-@dataclass(frozen=True)
 class Watching(Reply):
     """Daemon → client, the reply to ``watch``/``unwatch``: sent once the backend watches them.
 
@@ -194,7 +184,6 @@ class Watching(Reply):
     """How many globs the client has registered now."""
 
 
-@dataclass(frozen=True)
 class Changed(Message):
     """Daemon → client, unasked: registered files changed (one message per burst)."""
 
@@ -206,14 +195,12 @@ class Changed(Message):
     """When the daemon saw the last of these changes (Unix time): a reconnecting client's ``since``."""
 
 
-@dataclass(frozen=True)
 class Status(Request):
     """Client → daemon: describe yourself and your clients."""
 
     TYPE: ClassVar[str] = "status"
 
 
-@dataclass(frozen=True)
 class StatusReply(Reply):
     """Daemon → client, the reply to ``status``."""
 
@@ -229,14 +216,12 @@ class StatusReply(Reply):
     clients: tuple[ClientInfo, ...]
 
 
-@dataclass(frozen=True)
 class Ping(Request):
     """Client → daemon: a heartbeat; also how a client learns that the daemon is gone."""
 
     TYPE: ClassVar[str] = "ping"
 
 
-@dataclass(frozen=True)
 class Pong(Reply):
     """Daemon → client, the reply to ``ping``."""
 
@@ -248,28 +233,24 @@ class Pong(Reply):
     restarted): the client must send ``hello`` and its watch set again."""
 
 
-@dataclass(frozen=True)
 class Stop(Request):
     """Client → daemon: shut down cleanly."""
 
     TYPE: ClassVar[str] = "stop"
 
 
-@dataclass(frozen=True)
 class Stopping(Reply):
     """Daemon → client, the reply to ``stop``, sent just before the daemon exits."""
 
     TYPE: ClassVar[str] = "stopping"
 
 
-@dataclass(frozen=True)
 class Bye(Message):
     """Client → daemon: this client is closing; forget its registration. No reply."""
 
     TYPE: ClassVar[str] = "bye"
 
 
-@dataclass(frozen=True)
 class Error(Message):
     """Daemon → client: a request (``re``, or none if it could not be read) was refused."""
 

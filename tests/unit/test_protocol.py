@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, TypeVar
 
 import msgpack
@@ -37,6 +36,7 @@ from reloadd.protocol import (
     decode,
     decode_as,
     encode,
+    record,
     request_id,
 )
 from reloadd.protocol.limits import (
@@ -170,7 +170,7 @@ def test_wire_form_is_a_plain_map_with_type_first(cls: type[Message]) -> None:
     raw = msgpack.unpackb(encode(example(cls)))
     assert next(iter(raw)) == "type"
     assert raw["type"] == cls.TYPE
-    assert set(raw) == {"type", *(field.name for field in dataclasses.fields(cls))}
+    assert set(raw) == {"type", *(field.name for field in record.fields(cls))}
 
 
 def test_enums_and_nested_values_are_plain_on_the_wire() -> None:
@@ -195,7 +195,7 @@ def test_enums_and_nested_values_are_plain_on_the_wire() -> None:
 @pytest.mark.parametrize("cls", MESSAGE_TYPES, ids=lambda cls: cls.TYPE)
 def test_missing_optional_fields_take_their_defaults(cls: type[Message]) -> None:
     raw = wire(example(cls))
-    optional = [f for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING]
+    optional = [f for f in record.fields(cls) if f.default is not record.MISSING]
     for field in optional:
         del raw[field.name]
     decoded = decode(pack(raw))
@@ -285,8 +285,8 @@ def test_an_unknown_type_is_refused(kind: str) -> None:
 REQUIRED = [
     (cls, field.name)
     for cls in MESSAGE_TYPES
-    for field in dataclasses.fields(cls)
-    if field.default is dataclasses.MISSING
+    for field in record.fields(cls)
+    if field.default is record.MISSING
 ]
 
 
@@ -341,12 +341,12 @@ def test_a_missing_required_field_is_a_bad_field(cls: type[Message], name: str) 
         (
             StatusReply,
             "clients",
-            [{**dataclasses.asdict(example(StatusReply).clients[0]), "connected": 1}],
+            [{**record.as_dict(example(StatusReply).clients[0]), "connected": 1}],
         ),
         (
             StatusReply,
             "clients",
-            [{**dataclasses.asdict(example(StatusReply).clients[0]), "connected": None}],
+            [{**record.as_dict(example(StatusReply).clients[0]), "connected": None}],
         ),
         (Ping, "id", True),
         (Ping, "id", 6.0),
@@ -375,7 +375,7 @@ def test_a_wrongly_typed_field_is_a_bad_field(cls: type[Message], name: str, val
         (
             StatusReply,
             "clients",
-            [{**dataclasses.asdict(example(StatusReply).clients[0]), "role": "root"}],
+            [{**record.as_dict(example(StatusReply).clients[0]), "role": "root"}],
         ),
     ],
     ids=["role", "role-case", "code", "nested-role"],

@@ -8,7 +8,6 @@ real codec, so an example that the daemon would refuse fails here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import types
@@ -35,6 +34,7 @@ from reloadd.protocol import (
     Welcome,
     decode,
     limits,
+    record,
 )
 from reloadd.protocol.endpoint import ROOT_MARKERS
 
@@ -158,8 +158,8 @@ def wire_default(value: object) -> str:
 def expected_rows(cls: type[Any]) -> list[tuple[str, str, str]]:
     hints = typing.get_type_hints(cls)
     rows = []
-    for item in dataclasses.fields(cls):
-        default = "required" if item.default is dataclasses.MISSING else wire_default(item.default)
+    for item in record.fields(cls):
+        default = "required" if item.default is record.MISSING else wire_default(item.default)
         rows.append((item.name, wire_type(hints[item.name]), default))
     return rows
 
