@@ -308,10 +308,7 @@ class Daemon:
         # Interned: eight dev servers registering the same 20,000 paths share one copy.
         files = {sys.intern(given): self._realpath(given) for given in watch.files}
         globs = {glob: self._realpath(glob.directory) for glob in watch.globs}
-        if watch.unchanged:
-            # A restarted client kept its registration: apply ``since`` to all of it.
-            files = {**record.files, **files}
-            globs = {**record.globs, **globs}
+        # Only what this message adds: whatever the client registered before is covered.
         new_roots = roots_to_add(files.values(), globs.values(), self.endpoint.root, self._roots)
         if not new_roots:
             return self._register(record, watch, files, globs)
@@ -372,6 +369,9 @@ class Daemon:
     ) -> list[Message]:
         """Add the files to the registry (their roots are watched); report what changed since."""
         self.registry.watch(record, files, globs)
+        if watch.unchanged:
+            # A restarted client kept its registration: apply ``since`` to all of it.
+            files, globs = record.files, record.globs
         missed = self._not_yet_told(record, self.history.track(files, globs, watch.since))
         log.debug(
             "%s watches %d files and %d globs", _label(record), len(record.files), len(record.globs)
