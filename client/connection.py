@@ -169,7 +169,7 @@ class Client:
         changes to these files made after it are reported too: a dev server passes
         its process's start time so that edits made while it imported are not lost.
         """
-        names, new_globs = list(map(os.fspath, files)), _glob_specs(globs)
+        names, new_globs = _names(files), _glob_specs(globs)
         first = not self._files and not self._globs
         taken_back = first and self.polling is None and self._took_back(names, new_globs)
         # The registration the daemon took back holds only normal absolute paths, so
@@ -200,7 +200,7 @@ class Client:
         globs: Iterable[GlobLike] = (),
     ) -> Watching:
         """Remove files and globs from this client's registration."""
-        old_files, old_globs = _absolute(list(map(os.fspath, files))), _glob_specs(globs)
+        old_files, old_globs = _absolute(_names(files)), _glob_specs(globs)
         self._files.difference_update(old_files)
         self._globs.difference_update(old_globs)
         if self.polling is not None:
@@ -469,6 +469,10 @@ class Client:
         if self._channel is None:
             raise DaemonNotRunning(f"not connected to the reloadd daemon for {self.root}")
         return self._channel
+
+
+def _names(files: Iterable[str | os.PathLike[str]]) -> list[str]:
+    return [name if type(name) is str else os.fspath(name) for name in files]
 
 
 def _absolute(names: list[str]) -> list[str]:

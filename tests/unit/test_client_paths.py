@@ -29,4 +29,3 @@ def test_same_result_as_abspath_for_any_names(names: list[str]) -> None:
 def test_a_name_that_is_not_normal_is_normalised_among_normal_ones(name: str) -> None:
     names = ["/srv/app/one.py", name, "/srv/app/two.py"]
     assert _absolute(names) == ["/srv/app/one.py", os.path.abspath(name), "/srv/app/two.py"]
-
