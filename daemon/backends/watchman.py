@@ -12,7 +12,8 @@ subscription belongs to the connection that made it:
 A root is acknowledged only after its subscription exists *and* a ``clock`` query with
 ``sync_timeout`` has returned: Watchman has then seen every change made before, so any
 change made after :meth:`WatchmanBackend.watch_roots` returns is reported. On Watchman
-4.x a new subscription must also be *primed* (see :func:`_prime`).
+4.x a new subscription must also be *primed* (see
+:func:`~reloadd.daemon.backends.watchman_wire.prime_subscription`).
 
 No change is lost when Watchman or the daemon goes away:
 
@@ -51,7 +52,6 @@ import itertools
 import logging
 import os
 import queue
-import re
 import select
 import threading
 import time
@@ -64,12 +64,21 @@ from typing import Any, ClassVar
 import pywatchman
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch, ChangeSink
+from reloadd.daemon.backends.watchman_wire import (
+    CONNECT_TIMEOUT,
+    Commands,
+    connect,
+    leaves_last_tick_unset,
+    query_spec,
+    reason,
+    recrawl_count,
+    reduce_prefixes,
+    settle,
+)
+from reloadd.daemon.roots import is_covered
 from reloadd.protocol.errors import BackendError, WatchmanUnavailable
 
 log = logging.getLogger("reloadd.daemon.watchman")
-
-CONNECT_TIMEOUT = 10.0
-"""Seconds to connect to Watchman and get its version."""
 
 PDU_TIMEOUT = 60.0
 """Seconds the reader waits for the rest of a message once its first byte arrived,
@@ -77,18 +86,6 @@ and for the answer to a ``subscribe`` (a first query on a large tree)."""
 
 CLOSE_TIMEOUT = 5.0
 """Seconds :meth:`WatchmanBackend.close` waits for the reader thread."""
-
-FIELDS = ("name", "exists", "new", "type", "mtime_ms", "size")
-"""The file fields each subscription asks for."""
-
-REQUIRED_CAPABILITIES = ("cmd-watch-project", "term-dirname", "clock-sync-timeout")
-"""What this backend needs from the Watchman server (all present since Watchman 4.x)."""
-
-PRIME_ROUNDS = 2
-"""Synced settles a new subscription must have processed before it is trusted (Watchman 4.x)."""
-
-PRIME_POLL = 0.005
-"""Seconds between two looks at whether Watchman has dispatched a settle to a subscription."""
 
 RECONNECT_FIRST_DELAY = 0.1
 """Seconds before the first attempt to reconnect once the connection to Watchman broke."""
@@ -102,207 +99,7 @@ RESUBSCRIBE_TIMEOUT = 60.0
 WATCH_ATTEMPTS = 3
 """Tries :meth:`WatchmanBackend.watch_roots` makes when the connection breaks under it."""
 
-_RECRAWL_WARNING = re.compile(r"Recrawled this watch (\d+) time")
-
-_INSTALL_HINT = (
-    "install Watchman (https://facebook.github.io/watchman/docs/install) and check that "
-    "'watchman version' works, or run reloadd with '--backend builtin'"
-)
-
 _subscription_serial = itertools.count(1)
-
-
-class _ExactReadTransport(pywatchman.UnixSocketTransport):  # type: ignore[misc]
-    """A Unix-socket transport whose reads return exactly the bytes asked for.
-
-    pywatchman's BSER codec reads a 13-byte header, then exactly the rest of the
-    message, so it never consumes bytes of the next message and ``select`` on the
-    socket stays truthful. But a plain ``recv`` may return a short header, which
-    the codec cannot parse; looping here rules that out (every Watchman message is
-    longer than 13 bytes).
-    """
-
-    def readBytes(self, size: int) -> bytes:
-        """Read exactly ``size`` bytes."""
-        chunks: list[bytes] = []
-        missing = size
-        while missing > 0:
-            chunk: bytes = super().readBytes(missing)
-            chunks.append(chunk)
-            missing -= len(chunk)
-        return b"".join(chunks)
-
-
-def _connect(sockpath: str | None, timeout: float) -> tuple[Any, str]:
-    """A new pywatchman client, connected and checked, and the server's version.
-
-    Raises :class:`WatchmanUnavailable`.
-    """
-    client = pywatchman.client(sockpath=sockpath, timeout=timeout, transport=_ExactReadTransport)
-    # These are class attributes in pywatchman, shared by every client in the process.
-    client.subs = {}
-    client.sub_by_root = {}
-    client.logs = []
-    where = f" at {sockpath}" if sockpath else ""
-    try:
-        answer = client.capabilityCheck(required=list(REQUIRED_CAPABILITIES))
-    except pywatchman.CommandError as exc:
-        client.close()
-        raise WatchmanUnavailable(
-            f"the Watchman server{where} is too old for reloadd ({_reason(exc)}); "
-            f"upgrade Watchman, or run reloadd with '--backend builtin'"
-        ) from exc
-    except (pywatchman.WatchmanError, OSError, ValueError) as exc:
-        client.close()
-        raise WatchmanUnavailable(
-            f"cannot talk to Watchman{where} ({exc}): {_INSTALL_HINT}"
-        ) from exc
-    return client, str(answer.get("version", ""))
-
-
-def _leaves_last_tick_unset(version: str) -> bool:
-    """Whether this Watchman leaves a new subscription's ``last_sub_tick`` uninitialised.
-
-    Watchman 4.x (4.9.0 is still what Debian and Ubuntu ship) declares it as a bare
-    ``uint32_t``; releases since then (date-numbered, e.g. ``2024.01.22.00``) set it to 0.
-    """
-    major = version.split(".", 1)[0]
-    return not major.isdigit() or int(major) < 2000
-
-
-def _subscriber_serial(answer: dict[str, Any], name: str) -> int | None:
-    """The last unilateral serial the subscription ``name`` consumed (``debug-get-subscriptions``)."""
-    for subscriber in answer.get("subscribers", ()):
-        info = subscriber.get("info")
-        # Watchman 4.9 puts the bare name here; later releases an object with a "name".
-        found = info.get("name") if isinstance(info, dict) else info
-        if found == name and isinstance(subscriber.get("serial"), int):
-            return int(subscriber["serial"])
-    return None
-
-
-def _recrawl_count(message: Mapping[str, Any]) -> int:
-    """How often Watchman says it recrawled the root, from a message's ``warning`` (0 if none)."""
-    found = _RECRAWL_WARNING.search(str(message.get("warning") or ""))
-    return int(found.group(1)) if found else 0
-
-
-def _reduce_prefixes(prefixes: Iterable[str]) -> frozenset[str]:
-    """Drop every relative folder that lies below another one (``""`` covers everything)."""
-    unique = set(prefixes)
-    if "" in unique:
-        return frozenset({""})
-    return frozenset(
-        p for p in unique if not any(p.startswith(other + os.sep) for other in unique if other != p)
-    )
-
-
-def _query_spec(prefixes: frozenset[str], since: str | None) -> dict[str, Any]:
-    """The ``subscribe`` (or ``query``) spec for a watch root restricted to the folders ``prefixes``."""
-    spec: dict[str, Any] = {
-        "fields": list(FIELDS),
-        "empty_on_fresh_instance": True,
-        # defer_vcs stays at its default (on) and the settle time comes from Watchman's config.
-    }
-    if prefixes != {""}:
-        terms = [["dirname", p] for p in sorted(prefixes)]
-        spec["expression"] = terms[0] if len(terms) == 1 else ["anyof", *terms]
-    if since is not None:
-        spec["since"] = since
-    return spec
-
-
-class _Commands:
-    """A command connection to Watchman, opened when first needed; one thread uses it at a time."""
-
-    def __init__(self, sockpath: str | None) -> None:
-        self._sockpath = sockpath
-        self._client: Any = None
-
-    def connect(self, timeout: float) -> str:
-        """Connect now (closing any previous connection); the server's version."""
-        self.close()
-        self._client, version = _connect(self._sockpath, timeout)
-        return version
-
-    def close(self) -> None:
-        """Close the connection; the next command opens a new one."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def query(self, deadline: float, *args: Any) -> dict[str, Any]:
-        """Run one Watchman command within ``deadline``.
-
-        Raises :class:`BackendError` if Watchman refuses it, :class:`WatchmanUnavailable`
-        if it cannot be run.
-        """
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WatchmanUnavailable(f"timed out before Watchman ran {args[0]!r}")
-        try:
-            if self._client is None:
-                self._client, _ = _connect(self._sockpath, min(remaining, CONNECT_TIMEOUT))
-            self._client.setTimeout(remaining)
-            answer: dict[str, Any] = self._client.query(*args)
-        except pywatchman.CommandError as exc:
-            raise BackendError(
-                f"Watchman refused {args[0]!r} on {args[1]}: {_reason(exc)}"
-            ) from exc
-        except (pywatchman.WatchmanError, OSError, ValueError) as exc:
-            # After a timeout the answer may still arrive: the connection is out of step.
-            self.close()
-            raise WatchmanUnavailable(f"Watchman did not answer {args[0]!r} ({exc})") from exc
-        return answer
-
-    def sync(self, watch_root: str, deadline: float) -> None:
-        """Return once Watchman has seen every change made to ``watch_root`` before now."""
-        sync_ms = max(1, int((deadline - time.monotonic()) * 1000))
-        self.query(deadline, "clock", watch_root, {"sync_timeout": sync_ms})
-
-
-def _prime(commands: _Commands, watch_root: str, name: str, deadline: float) -> None:
-    """Sync, and wait until the new subscription ``name`` has handled the settle that follows.
-
-    Watchman 4.x leaves a new subscription's "last tick" uninitialised (often the value a
-    freed subscription left in the same memory). Until the subscription has run once,
-    a settle whose tick equals that stray value is skipped as "up to date", so the change
-    behind it is reported only with the next one. Each synced ``clock`` makes a settle at a
-    new tick, and the stray value can match at most one of them; two rounds, because
-    Watchman shows a settle as taken just before the subscription handles it.
-    """
-    for _ in range(PRIME_ROUNDS):
-        before = commands.query(deadline, "debug-get-subscriptions", watch_root)
-        first = before.get("next_serial")
-        commands.sync(watch_root, deadline)
-        if not isinstance(first, int):
-            log.debug("cannot prime %s: unknown debug-get-subscriptions format", name)
-            return
-        while True:
-            answer = commands.query(deadline, "debug-get-subscriptions", watch_root)
-            serial = _subscriber_serial(answer, name)
-            if serial is None:
-                return  # replaced or canceled meanwhile: nothing left to prime
-            if serial >= first:
-                break
-            if time.monotonic() + PRIME_POLL > deadline:
-                raise WatchmanUnavailable(
-                    f"Watchman did not settle {watch_root} in time after subscribing"
-                )
-            time.sleep(PRIME_POLL)
-
-
-def _settle(
-    commands: _Commands, created: Mapping[str, str | None], *, prime: bool, deadline: float
-) -> None:
-    """Make each watch root's subscription current: prime new ones (if needed), sync the rest."""
-    for watch_root, name in created.items():
-        if name is not None and prime:
-            _prime(commands, watch_root, name, deadline)
-        else:
-            # Synced after the subscription exists: every change made before now has been
-            # seen, so any change made after we return is one the subscription will report.
-            commands.sync(watch_root, deadline)
 
 
 @dataclass
@@ -374,7 +171,7 @@ class WatchmanBackend(Backend):
         self._connected = threading.Event()
         """Set while the subscription connection is up and every root is subscribed."""
         # Main thread only.
-        self._commands = _Commands(self._sockpath)
+        self._commands = Commands(self._sockpath)
         self._commands_generation = 0
         self._reader: threading.Thread | None = None
         self._work: queue.SimpleQueue[_Subscribe | _Stop] = queue.SimpleQueue()
@@ -397,9 +194,9 @@ class WatchmanBackend(Backend):
         if self._closed:
             raise BackendError("this Watchman backend was closed; create a new one")
         version = self._commands.connect(CONNECT_TIMEOUT)
-        self._prime_subscriptions = _leaves_last_tick_unset(version)
+        self._prime_subscriptions = leaves_last_tick_unset(version)
         try:
-            self._subscriber, _ = _connect(self._sockpath, CONNECT_TIMEOUT)
+            self._subscriber, _ = connect(self._sockpath, CONNECT_TIMEOUT)
         except WatchmanUnavailable:
             self._commands.close()
             raise
@@ -434,7 +231,7 @@ class WatchmanBackend(Backend):
                 covered = set(self._roots)
             wanted: list[Path] = []
             for root in requested:
-                if not _is_covered(root, covered):
+                if not is_covered(root, covered):
                     wanted.append(root)
                     covered.add(root)
             if not wanted:
@@ -454,9 +251,9 @@ class WatchmanBackend(Backend):
                 continue  # try again, once the reader is back if the connection broke
             with self._lock:
                 if self._generation == generation:
-                    self._roots = {r for r in self._roots if not _is_covered(r, wanted)}
+                    self._roots = {r for r in self._roots if not is_covered(r, wanted)}
                     self._roots.update(wanted)
-                    self._canceled = {c for c in self._canceled if not _is_covered(c, wanted)}
+                    self._canceled = {c for c in self._canceled if not is_covered(c, wanted)}
                     return
             # Lost meanwhile, so the reconnection did not know these roots: once more.
 
@@ -534,7 +331,7 @@ class WatchmanBackend(Backend):
             rescan = frozenset(
                 root
                 for root, _ in found
-                if any(_is_covered(c, [root]) or _is_covered(root, [c]) for c in canceled)
+                if any(is_covered(c, [root]) or is_covered(root, [c]) for c in canceled)
             )
             by_clock: dict[str, list[tuple[Path, str]]] = {}
             for root, prefix in found:
@@ -544,12 +341,12 @@ class WatchmanBackend(Backend):
             works.append(
                 _Subscribe(
                     watch_root,
-                    _reduce_prefixes(prefix for _, prefix in found),
+                    reduce_prefixes(prefix for _, prefix in found),
                     frozenset(root for root, _ in found),
                     catch_up=tuple(
                         _CatchUp(
                             clock,
-                            _reduce_prefixes(p for _, p in items),
+                            reduce_prefixes(p for _, p in items),
                             frozenset(r for r, _ in items),
                         )
                         for clock, items in by_clock.items()
@@ -558,7 +355,7 @@ class WatchmanBackend(Backend):
                 )
             )
         created = {work.watch_root: self._subscribe(work, deadline) for work in works}
-        _settle(self._commands, created, prime=prime, deadline=deadline)
+        settle(self._commands, created, prime=prime, deadline=deadline)
 
     def _subscribe(self, work: _Subscribe, deadline: float) -> str | None:
         """Have the reader thread run ``work``; the name of the new subscription, or ``None``."""
@@ -632,7 +429,7 @@ class WatchmanBackend(Backend):
                 except pywatchman.CommandError as exc:
                     work.done.set_exception(
                         BackendError(
-                            f"Watchman refused to subscribe to {work.watch_root}: {_reason(exc)}"
+                            f"Watchman refused to subscribe to {work.watch_root}: {reason(exc)}"
                         )
                     )
                 except BaseException as exc:
@@ -651,14 +448,14 @@ class WatchmanBackend(Backend):
         between.
         """
         old = self._subscriptions.get(watch_root)
-        merged = _reduce_prefixes([*(old.prefixes if old else ()), *prefixes])
+        merged = reduce_prefixes([*(old.prefixes if old else ()), *prefixes])
         if old is not None and merged == old.prefixes:
             old.roots |= roots
             return None
         name = f"reloadd-{os.getpid()}-{next(_subscription_serial)}"
         since = old.clock if old else None
-        answer = self._subscriber.query("subscribe", watch_root, name, _query_spec(merged, since))
-        recrawls = _recrawl_count(answer)
+        answer = self._subscriber.query("subscribe", watch_root, name, query_spec(merged, since))
+        recrawls = recrawl_count(answer)
         sub = _Subscription(
             name,
             merged,
@@ -676,7 +473,7 @@ class WatchmanBackend(Backend):
             try:
                 self._subscriber.query("unsubscribe", watch_root, old.name)
             except pywatchman.CommandError as exc:
-                log.warning("cannot unsubscribe %s: %s", old.name, _reason(exc))
+                log.warning("cannot unsubscribe %s: %s", old.name, reason(exc))
             if recrawls > old.recrawls:
                 self._recrawled(watch_root, old.roots)
         log.debug("subscribed to %s as %s for %s", watch_root, name, sorted(merged))
@@ -686,7 +483,7 @@ class WatchmanBackend(Backend):
     def _catch_up(self, work: _Subscribe) -> None:
         """Deliver what changed since each earlier run's clock, and the rescans ``work`` asks for."""
         for catch_up in work.catch_up:
-            spec = _query_spec(catch_up.prefixes, catch_up.clock)
+            spec = query_spec(catch_up.prefixes, catch_up.clock)
             spec["fields"] = ["name"]
             try:
                 answer = self._subscriber.query("query", work.watch_root, spec)
@@ -695,7 +492,7 @@ class WatchmanBackend(Backend):
                     "cannot resume %s from clock %s (%s); rechecking its files",
                     work.watch_root,
                     catch_up.clock,
-                    _reason(exc),
+                    reason(exc),
                 )
                 self._emit(ChangeBatch(rescan_roots=catch_up.roots))
                 continue
@@ -730,7 +527,7 @@ class WatchmanBackend(Backend):
                 log.debug("from Watchman: %s", {k: v for k, v in pdu.items() if k != "files"})
         except pywatchman.CommandError as exc:
             # A whole message saying "error": the stream is still in step.
-            log.error("Watchman reported an error: %s", _reason(exc))
+            log.error("Watchman reported an error: %s", reason(exc))
         self._drain()
 
     def _drain(self) -> None:
@@ -757,7 +554,7 @@ class WatchmanBackend(Backend):
             )
             rescan = True
         sub.expect_fresh = False
-        recrawls = _recrawl_count(pdu)
+        recrawls = recrawl_count(pdu)
         if recrawls > sub.recrawls:
             sub.recrawls = recrawls
             rescan = True
@@ -780,7 +577,7 @@ class WatchmanBackend(Backend):
         """
         del self._subscriptions[watch_root]
         with self._lock:
-            gone = {r for r in self._roots if _is_covered(r, [Path(watch_root)])}
+            gone = {r for r in self._roots if is_covered(r, [Path(watch_root)])}
             self._roots -= gone
             self._canceled |= gone
             for root in sub.roots:
@@ -867,12 +664,12 @@ class WatchmanBackend(Backend):
         """Connect, watch and subscribe every root again, sync, then ask for a rescan of all."""
         started = time.monotonic()
         deadline = started + RESUBSCRIBE_TIMEOUT
-        self._subscriber, version = _connect(self._sockpath, CONNECT_TIMEOUT)
+        self._subscriber, version = connect(self._sockpath, CONNECT_TIMEOUT)
         self._subscriber.setTimeout(PDU_TIMEOUT)
-        prime = _leaves_last_tick_unset(version)
+        prime = leaves_last_tick_unset(version)
         with self._lock:
             roots = self._roots | {r for r in self._canceled if r.is_dir()}
-        commands = _Commands(self._sockpath)
+        commands = Commands(self._sockpath)
         try:
             entries: dict[str, list[tuple[Path, str]]] = {}
             dropped: set[Path] = set()
@@ -891,12 +688,12 @@ class WatchmanBackend(Backend):
             created = {
                 watch_root: self._ensure_subscription(
                     watch_root,
-                    _reduce_prefixes(p for _, p in found),
+                    reduce_prefixes(p for _, p in found),
                     frozenset(r for r, _ in found),
                 )
                 for watch_root, found in entries.items()
             }
-            _settle(commands, created, prime=prime, deadline=deadline)
+            settle(commands, created, prime=prime, deadline=deadline)
         finally:
             commands.close()
         # Changes made while no subscription existed: the daemon re-checks its files.
@@ -917,13 +714,3 @@ class WatchmanBackend(Backend):
 
 def _away_error() -> WatchmanUnavailable:
     return WatchmanUnavailable("the connection to Watchman broke; reconnecting in the background")
-
-
-def _is_covered(path: Path, roots: Iterable[Path]) -> bool:
-    """Whether ``path`` is one of ``roots`` or lies below one."""
-    return any(path == root or root in path.parents for root in roots)
-
-
-def _reason(exc: Any) -> str:
-    """The message of a pywatchman ``CommandError`` without its generic prefix."""
-    return str(exc.msg).removeprefix("watchman command error: ")
