@@ -16,6 +16,8 @@ deterministic.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,13 +26,18 @@ from pathlib import Path
 
 import pytest
 
-from reloadd.client import Client, Role
+from reloadd.client import Client, DaemonNotRunning, Role
+from reloadd.client.cli import main
+from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
 from tests.integration.helpers import edit, expect_changes
 
 ATTEMPTS = 5
 """Tries for the report to reach the daemon before the watcher's report of the same write
 (it is sent within a millisecond of the write, the watcher waits 5 to 20 ms)."""
+
+CLI_TIMEOUT = 30.0
+"""Seconds a ``reloadd changed`` process may take (a Python start on a busy machine)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,18 @@ def the_watcher_adds_nothing(server: Client, files: Files) -> None:
 def write_unseen(files: Files) -> None:
     """Change ``app`` without the watcher noticing."""
     edit(files.hidden, f"# written through a hard link at {time.time_ns()}\n")
+
+
+def reloadd_changed(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``reloadd`` console script as an editor's hook would."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "reloadd"), "changed", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
 
 
 def test_a_report_tells_the_server_and_the_watcher_does_not_again(
@@ -180,3 +199,65 @@ def test_a_reported_change_is_in_the_history_for_since(
     with Client(daemon.root, name="restarted", spawn=False) as late:
         late.watch(files=[files.app], since=since)
         expect_changes(late, files.app)
+
+
+def test_cli_changed_tells_the_server(daemon: DaemonProcess, files: Files) -> None:
+    with serving(daemon, files, "file") as server:
+        write_unseen(files)
+        result = reloadd_changed("pkg/app.py", cwd=daemon.root)  # relative to the working folder
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "reloadd: told 1 dev server of 1 saved file\n"
+        expect_changes(server, files.app)
+
+        write_unseen(files)
+        quiet = reloadd_changed("-q", "--root", str(daemon.root), str(files.app), cwd=Path("/"))
+        assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+        expect_changes(server, files.app)
+
+
+def test_cli_changed_after_the_watcher_and_for_unregistered_files(
+    daemon: DaemonProcess, files: Files
+) -> None:
+    with serving(daemon, files, "file") as server:
+        edit(files.app)
+        expect_changes(server, files.app)  # the watcher first, as it mostly is for the CLI
+        first = reloadd_changed(str(files.app), cwd=daemon.root)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith(
+            "reloadd: told no dev server: the daemon's watcher had already reported"
+        )
+
+        scratch = [files.hidden.parent / name for name in ("a.py", "b.py")]
+        for path in scratch:  # in no watched folder: news to the daemon, registered by no one
+            path.write_text("x = 1\n")
+        second = reloadd_changed(*map(str, scratch), cwd=daemon.root)
+        assert second.returncode == 0, second.stderr
+        assert second.stdout == "reloadd: told no dev server: none registered the saved files\n"
+        the_watcher_adds_nothing(server, files)
+
+
+def test_cli_changed_without_a_daemon_fails_and_starts_none(project: Path) -> None:
+    (project / "app.py").write_text("x = 1\n")
+    result = reloadd_changed("app.py", cwd=project)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"reloadd: no daemon runs for {project}, so there is no one to tell")
+    assert "reloadd start" in lines[0]
+    endpoint = endpoint_for(project)
+    assert not endpoint.socket_path.exists()
+    assert not endpoint.log_path.exists(), "a daemon was started"
+    with pytest.raises(DaemonNotRunning):
+        Client(project, spawn=False, handshake_timeout=0.2)
+
+
+def test_cli_help_shows_changed_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "changed   report saved files to the running daemon" in out
+    assert "\n  reloadd changed app/views.py " in out
+    with pytest.raises(SystemExit):
+        main(["changed", "--help"])
+    assert "--quiet" in capsys.readouterr().out
