@@ -201,6 +201,29 @@ def test_a_reported_change_is_in_the_history_for_since(
         expect_changes(late, files.app)
 
 
+def test_a_persistent_editor_reports_to_a_restarted_daemon(
+    daemon: DaemonProcess,
+    editor: Client,
+    files: Files,
+    daemon_factory: list[DaemonProcess],
+    tmp_path: Path,
+) -> None:
+    daemon.stop()
+    restarted = DaemonProcess(
+        daemon.root,
+        backend=daemon.backend,
+        log_path=tmp_path / "restarted.log",
+        watchman_sock=daemon.watchman_sock,
+    )
+    daemon_factory.append(restarted)
+    restarted.start()
+    with serving(restarted, files, "file") as server:
+        write_unseen(files)
+        assert editor.saved([files.app]).notified == 1  # it connected again by itself
+        expect_changes(server, files.app)
+    assert editor.daemon.pid == restarted.pid
+
+
 def test_cli_changed_tells_the_server(daemon: DaemonProcess, files: Files) -> None:
     with serving(daemon, files, "file") as server:
         write_unseen(files)
