@@ -20,8 +20,17 @@ DJANGO_WATCHMAN = "WatchmanReloader"
 WATCHFILES = "watchfiles"
 PYWATCHMAN = "pywatchman (floor)"
 RELOADD_CLIENT = "reloadd (client)"
+RELOADD_REPORT_WATCHMAN = "reloadd (Watchman, save report)"
+RELOADD_REPORT_BUILTIN = "reloadd (built-in, save report)"
+"""An editor reports each save over a persistent connection (the daemon's backend in brackets)."""
 
-RELOADD = (RELOADD_WATCHMAN, RELOADD_BUILTIN, RELOADD_CLIENT)
+RELOADD = (
+    RELOADD_WATCHMAN,
+    RELOADD_BUILTIN,
+    RELOADD_CLIENT,
+    RELOADD_REPORT_WATCHMAN,
+    RELOADD_REPORT_BUILTIN,
+)
 ANCHORS = (STAT, DJANGO_WATCHMAN, WATCHFILES, PYWATCHMAN)
 
 

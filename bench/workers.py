@@ -124,13 +124,15 @@ class Worker:
         """A notification already received, if any (no waiting)."""
         return self.next_change(0.0)
 
-    def discard_pending(self) -> None:
-        """Forget notifications already received."""
+    def discard_pending(self) -> int:
+        """Forget notifications already received; return how many there were."""
+        discarded = 0
         while True:
             try:
                 self._events.get_nowait()
             except queue.Empty:
-                return
+                return discarded
+            discarded += 1
 
     def _next(self, timeout: float) -> dict[str, object] | None:
         try:

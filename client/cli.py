@@ -1,4 +1,4 @@
-"""The ``reloadd`` command line: ``serve``, ``start``, ``stop``, ``status`` and ``run``.
+"""The ``reloadd`` command line: ``serve``, ``start``, ``stop``, ``status``, ``run`` and ``changed``.
 
 ``main(argv)`` takes its arguments so tests can call it in-process.
 """
@@ -16,7 +16,7 @@ from reloadd.client.run import add_arguments as add_run_arguments
 from reloadd.client.run import options_from_args
 from reloadd.client.run import run as run_command
 from reloadd.client.spawn import log_tail, spawn_daemon
-from reloadd.protocol import ReloaddError, Role, StatusReply, __version__
+from reloadd.protocol import DaemonNotRunning, ReloaddError, Role, StatusReply, __version__
 from reloadd.protocol.endpoint import endpoint_for, find_project_root
 from reloadd.protocol.record import as_dict
 
@@ -30,6 +30,8 @@ examples:
   reloadd stop --root ~/src/shop stop the daemon of another project
   reloadd run -- flask --app app run --no-reload
                                  run a dev server, restart it when a file it imported changes
+  reloadd changed app/views.py   from an editor after a save: the dev servers are told now,
+                                 not when the watcher notices (docs/editors.md)
 
 The project root is --root, else the nearest folder upward holding
 .watchmanconfig, .git or pyproject.toml, else the working directory.
@@ -37,6 +39,9 @@ The project root is --root, else the nearest folder upward holding
 
 STOP_TIMEOUT = 10.0
 """Seconds ``reloadd stop`` waits for the daemon to exit."""
+
+CHANGED_TIMEOUT = 10.0
+"""Seconds ``reloadd changed`` waits for the daemon's reply (an editor's hook must not hang)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = command("status", "show the daemon and its clients")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     add_run_arguments(command("run", "run CMD and restart it when one of its files changes"))
+    changed = command("changed", "report saved files to the running daemon (for editors)")
+    changed.add_argument(
+        "paths", nargs="+", metavar="PATH", help="the files saved (relative to the working folder)"
+    )
+    changed.add_argument("-q", "--quiet", action="store_true", help="print nothing unless it fails")
     return parser
 
 
@@ -102,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _stop(args)
         if args.command == "run":
             return run_command(options_from_args(args))
+        if args.command == "changed":
+            return _changed(args)
         return _status(args)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)
@@ -165,6 +177,41 @@ def _stop(args: argparse.Namespace) -> int:
         return 1
     print(f"reloadd: stopped the daemon for {client.root} (pid {pid})")
     return 0
+
+
+def _changed(args: argparse.Namespace) -> int:
+    root = find_project_root(args.root)
+    try:
+        client = Client(
+            root,
+            name="reloadd changed",
+            role=Role.EDITOR,
+            spawn=False,
+            request_timeout=CHANGED_TIMEOUT,
+        )
+    except DaemonNotRunning:
+        print(
+            f"reloadd: no daemon runs for {root}, so there is no one to tell; start your dev "
+            f"server (or 'reloadd start --root {root}') first, or pass --root if the project "
+            "is elsewhere",
+            file=sys.stderr,
+        )
+        return 1
+    with client:
+        noted = client.saved(args.paths)
+    if not args.quiet:
+        print(f"reloadd: {_told(noted.notified, noted.recorded, len(args.paths))}")
+    return 0
+
+
+def _told(notified: int, recorded: int, reported: int) -> str:
+    files = "file" if reported == 1 else "files"
+    if notified:
+        servers = "dev server" if notified == 1 else "dev servers"
+        return f"told {notified} {servers} of {reported} saved {files}"
+    if not recorded:
+        return f"told no dev server: the daemon's watcher had already reported the saved {files}"
+    return f"told no dev server: none registered the saved {files}"
 
 
 def _status(args: argparse.Namespace) -> int:

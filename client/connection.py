@@ -32,11 +32,14 @@ from reloadd.protocol import (
     GlobSpec,
     Hello,
     Message,
+    Noted,
     Ping,
     Pong,
     ReloaddError,
     Request,
+    RequestRejected,
     Role,
+    Saved,
     Status,
     StatusReply,
     Stop,
@@ -230,6 +233,33 @@ class Client:
         changed = list(dict.fromkeys(self._pending))
         self._pending.clear()
         return [Path(path) for path in changed]
+
+    def saved(self, paths: Iterable[str | os.PathLike[str]]) -> Noted:
+        """Report files just written (saved, created or deleted); the reply says who was told.
+
+        The daemon tells the clients that registered them (or a glob matching them)
+        at once, instead of when its watcher reports the write, and does not tell them
+        again when the watcher does; ``notified`` is how many clients it told. Files
+        that no client registered, or that the daemon already knows in their present
+        state (its watcher was first: then ``recorded`` is 0), tell no one.
+
+        Relative paths are taken from the working folder. More paths than one message
+        holds go in several messages, and the counts are summed. While no daemon can
+        be reached and this client polls in-process, there is nobody to tell: both
+        counts are 0.
+
+        Raises :class:`RequestRejected` if the daemon refuses the report.
+        """
+        names = _absolute(_names(paths))
+        if self.polling is not None or not names:
+            return Noted(re=0, notified=0, recorded=0)
+        try:
+            return self._send_saved(names)
+        except (DaemonNotRunning, DaemonTimeout) as exc:
+            self._recover(exc)  # raises when it cannot reconnect and may not fall back
+            if self.polling is not None:
+                return Noted(re=0, notified=0, recorded=0)
+            return self._send_saved(names)
 
     def status(self) -> StatusReply:
         """The daemon's description of itself and its clients."""
@@ -459,6 +489,30 @@ class Client:
             reply = channel.request(message, Watching, timeout=self.request_timeout)
         assert reply is not None
         return reply
+
+    def _send_saved(self, paths: list[str]) -> Noted:
+        channel = self._require_channel()
+        total = Noted(re=0, notified=0, recorded=0)
+        for batch, _ in _batches(paths, []):
+            try:
+                reply = channel.request(
+                    Saved(id=channel.next_id(), paths=batch), Noted, timeout=self.request_timeout
+                )
+            except RequestRejected as exc:
+                if exc.code != ErrorCode.UNKNOWN_TYPE:
+                    raise
+                raise RequestRejected(
+                    f"the reloadd daemon running for {self.root} is older than this client and "
+                    f"takes no save reports; run 'reloadd stop --root {self.root}' so that a "
+                    "current one starts",
+                    code=exc.code,
+                ) from exc
+            total = Noted(
+                re=reply.re,
+                notified=total.notified + reply.notified,
+                recorded=total.recorded + reply.recorded,
+            )
+        return total
 
     def _took_back(self, files: list[str], globs: list[GlobSpec]) -> bool:
         """Whether the daemon gave back a registration equal to these files and globs."""

@@ -41,6 +41,15 @@ class ChangeLog:
         """The time of the oldest change still remembered."""
         return self._batches[0][0] if self._batches else None
 
+    def seen_since(self, path: str, since: float) -> bool:
+        """Whether ``path`` was seen changing at or after ``since`` (newest batches first)."""
+        for at, batch in reversed(self._batches):
+            if at < since:
+                return False
+            if path in batch:
+                return True
+        return False
+
     def changed_since(self, since: float) -> dict[str, float]:
         """Every path seen changing after ``since``, with the last time it was seen."""
         found: dict[str, float] = {}

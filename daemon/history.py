@@ -4,6 +4,10 @@ It combines the :class:`ChangeLog` (changes seen under roots watched all along),
 the :class:`FileStates` of registered files (for rescans and for roots watched
 only recently), and when each root started being watched. Given a ``since``
 time, it answers which of a client's files changed after it.
+
+Changes come from the backend's batches and from editors' save reports. A write
+that both report is one change: whichever comes second finds the file in the
+state the first one saw, and is dropped.
 """
 
 from __future__ import annotations
@@ -14,9 +18,16 @@ from pathlib import Path
 
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.change_log import ChangeLog
-from reloadd.daemon.file_states import FileStates, stat_state, touched_after
+from reloadd.daemon.file_states import FileState, FileStates, stat_state, touched_after
 from reloadd.protocol import GlobSpec
 from reloadd.protocol.globs import compile_glob
+
+REPORT_SECONDS = 60.0
+"""How long the state a save report saw is kept, to recognise the watcher's report of that
+write (Watchman's settle and VCS deferral report it well within this)."""
+
+MAX_REPORTED = 50_000
+"""Most reported paths whose state is kept at once; the oldest are forgotten first."""
 
 
 class ChangeHistory:
@@ -26,6 +37,8 @@ class ChangeHistory:
         self.log = ChangeLog()
         self.states = FileStates()
         self._root_since: dict[Path, float] = {}
+        self._reported: dict[str, tuple[FileState, float]] = {}
+        """Real path → its state when a save report recorded it, and when (oldest first)."""
 
     def root_watched(self, root: Path, since: float) -> None:
         """Record that every change under ``root`` after ``since`` reaches :meth:`observe`."""
@@ -37,12 +50,66 @@ class ChangeHistory:
         Paths of a rescan are only those tracked files whose state really changed.
         """
         at = time.time() if at is None else at
-        changed = set(batch.paths)
+        paths = batch.paths - self._reported_first(batch.paths) if self._reported else batch.paths
+        changed = set(paths)
         if batch.rescan_roots:
             changed |= self.states.refresh(self.states.under(batch.rescan_roots))
-        self.states.refresh(batch.paths)
+        self.states.refresh(paths)
         self.log.record(changed, at)
         return changed
+
+    def report(self, paths: Iterable[str], at: float | None = None) -> set[str]:
+        """Take in an editor's save report of real paths; return those that changed.
+
+        A registered file changed if its state differs from the kept one. Any other
+        path changed unless an earlier report saw it in the same state, or the backend
+        reported it after its last write (its mtime or ctime). Changed paths are
+        logged, and their state kept so that the backend's report of the same write
+        is dropped by :meth:`observe`.
+        """
+        at = time.time() if at is None else at
+        changed: set[str] = set()
+        for path in set(paths):
+            if path in self.states:
+                if not self.states.refresh((path,)):
+                    continue
+                state = self.states.get(path)
+            else:
+                state = stat_state(path)
+                earlier = self._reported.get(path)
+                if earlier is not None and earlier[0] == state:
+                    continue
+                if state is not None and self.log.seen_since(path, max(state[:2]) / 1e9):
+                    continue
+            self._reported.pop(path, None)
+            self._reported[path] = (state, at)
+            changed.add(path)
+        self._forget_old_reports(at)
+        self.log.record(changed, at)
+        return changed
+
+    def _reported_first(self, paths: frozenset[str]) -> set[str]:
+        """The paths a save report recorded first that are still in the state it saw."""
+        echoes: set[str] = set()
+        for path in paths:
+            reported = self._reported.get(path)
+            if reported is None:
+                continue
+            if stat_state(path) == reported[0]:
+                echoes.add(path)
+            else:
+                del self._reported[path]  # written again since: the backend's report is news
+        return echoes
+
+    def _forget_old_reports(self, now: float) -> None:
+        while self._reported:
+            oldest = next(iter(self._reported))
+            if (
+                len(self._reported) <= MAX_REPORTED
+                and self._reported[oldest][1] >= now - REPORT_SECONDS
+            ):
+                return
+            del self._reported[oldest]
 
     def track(
         self, files: Mapping[str, str], globs: Mapping[GlobSpec, str], since: float

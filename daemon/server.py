@@ -38,9 +38,11 @@ from reloadd.protocol import (
     GlobSpec,
     Hello,
     Message,
+    Noted,
     Ping,
     Pong,
     ProtocolError,
+    Saved,
     Status,
     StatusReply,
     Stop,
@@ -259,6 +261,8 @@ class Daemon:
         if isinstance(message, Unwatch):
             self.registry.unwatch(record, message.files, message.globs)
             return [Watching(re=message.id, files=len(record.files), globs=len(record.globs))]
+        if isinstance(message, Saved):
+            return [self._saved(record, message)]
         raise ProtocolError(
             f"a client does not send {message.TYPE} messages", code=ErrorCode.UNEXPECTED
         )
@@ -390,6 +394,23 @@ class Daemon:
             replies.append(_changed(missed, time.time()))
         return replies
 
+    def _saved(self, record: ClientRecord, saved: Saved) -> Noted:
+        """An editor's save report: the backend's next batch, handled now.
+
+        The backend reports the same writes a little later; the history drops them then.
+        """
+        at = time.time()
+        changed = self.history.report({self._realpath(path) for path in saved.paths}, at)
+        notified = self._notify(changed, at)
+        log.debug(
+            "%s saved %d files, %d of them changed; told %d clients",
+            _label(record),
+            len(saved.paths),
+            len(changed),
+            notified,
+        )
+        return Noted(re=saved.id, notified=notified, recorded=len(changed))
+
     def _status(self, asker: ClientId, status: Status) -> StatusReply:
         """Describe the daemon and every client but the one asking."""
         return StatusReply(
@@ -428,6 +449,11 @@ class Daemon:
                 ", ".join(map(str, sorted(batch.rescan_roots))),
                 len(changed - batch.paths),
             )
+        self._notify(changed, at)
+
+    def _notify(self, changed: set[str], at: float) -> int:
+        """Send each connected client its own paths among ``changed``; return how many were told."""
+        told = 0
         for identity, routed in self.registry.route(changed).items():
             record = self.registry.get(identity)
             if record is None or not record.connected:
@@ -436,7 +462,9 @@ class Daemon:
             if not paths:
                 continue
             log.info("%s: %d changed, e.g. %s", _label(record), len(paths), min(paths))
-            self._send(identity, _changed(paths, at))
+            if self._send(identity, _changed(paths, at)):
+                told += 1
+        return told
 
     def _not_yet_told(self, record: ClientRecord, paths: set[str]) -> set[str]:
         """Drop files the client was already told about in their current state.
@@ -457,7 +485,8 @@ class Daemon:
             fresh.add(given)
         return fresh
 
-    def _send(self, identity: ClientId, message: Message) -> None:
+    def _send(self, identity: ClientId, message: Message) -> bool:
+        """Send one message; a client that cannot be sent to is treated as departed (False)."""
         try:
             self._socket.send_multipart([identity, encode(message)], zmq.NOBLOCK)
         except zmq.ZMQError as exc:
@@ -467,6 +496,8 @@ class Daemon:
             log.warning(
                 "could not send %s to %s (%s); treating it as gone", message.TYPE, who, exc.strerror
             )
+            return False
+        return True
 
     # -- housekeeping ---------------------------------------------------------------------------
 

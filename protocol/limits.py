@@ -8,7 +8,7 @@ MAX_MESSAGE_BYTES: Final = 8 * 1024 * 1024
 """Largest encoded message either side accepts (8 MiB)."""
 
 MAX_PATHS_PER_MESSAGE: Final = 50_000
-"""Most paths one ``watch``/``unwatch`` message may carry; clients send more in batches."""
+"""Most paths one ``watch``/``unwatch``/``saved`` message may carry; clients send more in batches."""
 
 MAX_FILES_PER_CLIENT: Final = 200_000
 """Most files one client may have registered at once."""

@@ -195,6 +195,33 @@ class Changed(Message):
     """When the daemon saw the last of these changes (Unix time): a reconnecting client's ``since``."""
 
 
+class Saved(Request):
+    """Client → daemon: an editor saved these files; tell their clients now, not after the watcher.
+
+    The daemon handles them as its watcher's next batch would, at once: a file whose
+    state (size, mtime, ctime) is the one the daemon already knows is no change, and the
+    watcher's own report of the same write later tells no one again.
+    """
+
+    TYPE: ClassVar[str] = "saved"
+    paths: tuple[str, ...]
+    """Absolute paths of the files written (or created, or deleted), as the editor knows them."""
+
+    def check(self) -> None:
+        _check_absolute(self.paths, "saved files")
+
+
+class Noted(Reply):
+    """Daemon → client, the reply to ``saved``: sent once the clients concerned were told."""
+
+    TYPE: ClassVar[str] = "noted"
+    notified: int
+    """How many clients were sent a ``changed`` message because of this report."""
+    recorded: int
+    """How many of the paths had changed since the daemon last saw them (0: its watcher, or
+    an earlier report, was first)."""
+
+
 class Status(Request):
     """Client → daemon: describe yourself and your clients."""
 
@@ -268,6 +295,8 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     Unwatch,
     Watching,
     Changed,
+    Saved,
+    Noted,
     Status,
     StatusReply,
     Ping,

@@ -17,6 +17,8 @@ from reloadd.protocol import (
     ErrorCode,
     Hello,
     Message,
+    Noted,
+    Saved,
     Watch,
     Welcome,
     decode,
@@ -27,6 +29,7 @@ from reloadd.protocol.limits import (
     MAX_FILES_PER_CLIENT,
     MAX_GLOBS_PER_CLIENT,
     MAX_MESSAGE_BYTES,
+    MAX_PATHS_PER_MESSAGE,
 )
 from tests.daemon_process import DaemonProcess
 
@@ -157,6 +160,45 @@ BAD_MESSAGES: list[tuple[str, bytes, ErrorCode, int | None]] = [
         ErrorCode.UNEXPECTED,
         None,
     ),
+    (
+        "saved: relative path",
+        msgpack.packb({"type": "saved", "id": 15, "paths": ["/ok.py", "app/views.py"]}),
+        ErrorCode.BAD_FIELD,
+        15,
+    ),
+    (
+        "saved: paths not a list",
+        msgpack.packb({"type": "saved", "id": 16, "paths": "/app/views.py"}),
+        ErrorCode.BAD_FIELD,
+        16,
+    ),
+    (
+        "saved: a path not a string",
+        msgpack.packb({"type": "saved", "id": 17, "paths": [b"/app/views.py"]}),
+        ErrorCode.BAD_FIELD,
+        17,
+    ),
+    ("saved: no paths", msgpack.packb({"type": "saved", "id": 18}), ErrorCode.BAD_FIELD, 18),
+    (
+        "saved: too many paths",
+        msgpack.packb(
+            {"type": "saved", "id": 19, "paths": ["/a.py"] * (MAX_PATHS_PER_MESSAGE + 1)}
+        ),
+        ErrorCode.LIMIT_EXCEEDED,
+        19,
+    ),
+    (
+        "saved: a command, not a path",
+        msgpack.packb({"type": "saved", "id": 20, "paths": ["$(touch /tmp/x)"]}),
+        ErrorCode.BAD_FIELD,
+        20,
+    ),
+    (
+        "daemon-only noted",
+        encode(Noted(re=1, notified=1, recorded=1)),
+        ErrorCode.UNEXPECTED,
+        None,
+    ),
 ]
 
 
@@ -190,6 +232,19 @@ def test_request_before_hello_is_refused(
     assert isinstance(reply, Error)
     assert (reply.code, reply.re) == (ErrorCode.NOT_REGISTERED, 3)
     assert "hello" in reply.message
+    still_serving(project)
+
+
+def test_saved_before_hello_is_refused(
+    daemon: DaemonProcess, project: Path, context: RawSockets
+) -> None:
+    sock = raw_socket(context, daemon)
+    reply = ask(sock, encode(Saved(id=4, paths=(str(project / "a.py"),))))
+    assert isinstance(reply, Error)
+    assert (reply.code, reply.re) == (ErrorCode.NOT_REGISTERED, 4)
+    assert "hello" in reply.message
+    assert isinstance(hello(sock), Welcome)
+    assert isinstance(ask(sock, encode(Saved(id=5, paths=(str(project / "a.py"),)))), Noted)
     still_serving(project)
 
 

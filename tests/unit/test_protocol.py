@@ -21,10 +21,12 @@ from reloadd.protocol import (
     Hello,
     Message,
     MessageTooLarge,
+    Noted,
     Ping,
     Pong,
     ProtocolError,
     Role,
+    Saved,
     Status,
     StatusReply,
     Stop,
@@ -86,6 +88,8 @@ EXAMPLES: dict[type[Message], Message] = {
     Changed: Changed(
         paths=("/home/me/proj/manage.py", "/home/me/proj/a b.py"), truncated=True, at=1732436042.5
     ),
+    Saved: Saved(id=7, paths=("/home/me/proj/app/views.py", "/home/me/proj/templates/é.html")),
+    Noted: Noted(re=7, notified=2, recorded=1),
     Status: Status(id=4),
     StatusReply: StatusReply(
         re=4,
@@ -150,6 +154,10 @@ def watch(**changes: Any) -> bytes:
 
 def hello(**changes: Any) -> bytes:
     return pack(wire(example(Hello), **changes))
+
+
+def saved(**changes: Any) -> bytes:
+    return pack(wire(example(Saved), **changes))
 
 
 def test_every_message_type_has_an_example() -> None:
@@ -321,6 +329,16 @@ def test_a_missing_required_field_is_a_bad_field(cls: type[Message], name: str) 
         (Changed, "at", False),
         (Changed, "at", "1732436042.5"),
         (Changed, "at", None),
+        (Saved, "paths", "/home/me/proj/app.py"),  # a str is not a list
+        (Saved, "paths", None),
+        (Saved, "paths", [1]),
+        (Saved, "paths", [b"/home/me/proj/app.py"]),
+        (Saved, "paths", [["/home/me/proj/app.py"]]),
+        (Saved, "paths", {"/home/me/proj/app.py": 1}),
+        (Saved, "id", None),
+        (Noted, "notified", True),
+        (Noted, "notified", 1.0),
+        (Noted, "recorded", None),
         (Watch, "since", True),
         (Watch, "since", "now"),
         (Watch, "since", None),
@@ -415,6 +433,30 @@ def test_nul_bytes_in_paths_are_a_bad_field(changes: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
+    "paths",
+    [["app/views.py"], [""], ["~/proj/a.py"], ["/ok.py", "./a.py"], ["C:\\proj\\a.py"]],
+    ids=repr,
+)
+def test_saved_refuses_relative_paths(paths: list[str]) -> None:
+    error = refused(saved(paths=paths), ErrorCode.BAD_FIELD)
+    assert "saved files must be absolute paths" in str(error)
+
+
+def test_saved_refuses_nul_bytes_and_overlong_paths() -> None:
+    refused(saved(paths=["/app/a\0.py"]), ErrorCode.BAD_FIELD)
+    longest = "/" + "a" * (MAX_PATH_LENGTH - 1)
+    assert decode_as(saved(paths=[longest]), Saved).paths == (longest,)
+    refused(saved(paths=[longest + "a"]), ErrorCode.BAD_FIELD)
+
+
+def test_saved_may_report_no_paths_and_needs_its_id() -> None:
+    assert decode(saved(paths=[])) == Saved(id=7, paths=())
+    raw = wire(example(Saved))
+    del raw["id"]
+    refused(pack(raw), ErrorCode.BAD_FIELD)
+
+
+@pytest.mark.parametrize(
     "pattern", ["", "/", "/abs/*.py", ".", "./", "//", "x" * (MAX_NAME_LENGTH + 1)]
 )
 def test_empty_absolute_or_overlong_glob_patterns_are_a_bad_field(pattern: str) -> None:
@@ -456,6 +498,8 @@ def test_too_many_items_exceed_the_limit() -> None:
     globs = [["/p", "*"]] * (MAX_PATHS_PER_MESSAGE + 1)
     refused(watch(globs=globs), ErrorCode.LIMIT_EXCEEDED)
     refused(pack({"type": "changed", "paths": [*files, "/p/x"]}), ErrorCode.LIMIT_EXCEEDED)
+    assert len(decode_as(saved(paths=files), Saved).paths) == MAX_PATHS_PER_MESSAGE
+    refused(saved(paths=[*files, "/p/x"]), ErrorCode.LIMIT_EXCEEDED)
 
 
 # -- size and extension types -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``docs/protocol.md`` must say what the code does: every message, field, error code and limit.
 
 The spec is parsed, not grepped: its sections are split at headings, and each
-message section's field table is compared with the message dataclass (names,
+message section's field table is compared with the message class (names,
 msgpack types, defaults). Every JSON example is encoded and decoded with the
 real codec, so an example that the daemon would refuse fails here.
 """
@@ -207,15 +207,18 @@ def test_example_decodes_to_its_message(cls: type[Message]) -> None:
 
 
 def test_session_examples_decode_in_the_right_direction() -> None:
-    """Each line decodes, except a request the next line refuses with that very error."""
+    """Each line decodes, except a request the next line refuses with that very error.
+
+    ``C`` is a dev server, ``E`` an editor and ``D`` the daemon.
+    """
     from_client = {cls.TYPE for cls in CLIENT_MESSAGES}
-    lines = [
-        (line.startswith("C → D"), json.loads(line[len("C → D") :]))
-        for block in section("A session").code_blocks("text")
-        for line in block.splitlines()
-        if line.startswith(("C → D", "D → C"))
-    ]
-    assert len(lines) >= 10
+    lines = []
+    for block in section("A session").code_blocks("text"):
+        for line in block.splitlines():
+            arrow = re.fullmatch(r"([CDE]) → ([CDE])  (.+)", line)
+            if arrow:
+                assert (arrow[1] == "D") != (arrow[2] == "D"), f"one side must be D: {line}"
+                lines.append((arrow[2] == "D", json.loads(arrow[3])))
     kinds = []
     for (to_daemon, raw), (_, answer) in zip(lines, [*lines[1:], (False, {})], strict=True):
         refused = to_daemon and answer.get("type") == "error" and answer["re"] == raw.get("id")
@@ -229,6 +232,7 @@ def test_session_examples_decode_in_the_right_direction() -> None:
         assert (message.TYPE in from_client) == to_daemon, raw
         kinds.append(message.TYPE)
     wanted = {"hello", "welcome", "watch", "watching", "changed", "status", "ping", "pong", "bye"}
+    wanted |= {"saved", "noted"}
     assert wanted <= set(kinds)
 
 
