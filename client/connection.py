@@ -19,6 +19,14 @@ import zmq
 from reloadd.client import log
 from reloadd.client.channel import Channel
 from reloadd.client.polling import POLL_INTERVAL, PollingWatcher
+from reloadd.client.registration import (
+    GlobLike,
+    absolute,
+    as_names,
+    batches,
+    glob_key,
+    glob_specs,
+)
 from reloadd.client.spawn import log_tail, spawn_daemon
 from reloadd.protocol import (
     PROTOCOL_VERSION,
@@ -51,11 +59,6 @@ from reloadd.protocol import (
 )
 from reloadd.protocol.digest import registration_digest
 from reloadd.protocol.endpoint import Endpoint, endpoint_for, find_project_root
-from reloadd.protocol.limits import MAX_MESSAGE_BYTES, MAX_PATHS_PER_MESSAGE
-
-GlobLike = tuple["str | os.PathLike[str]", str]
-"""A ``(directory, pattern)`` pair, e.g. ``("templates", "**/*.html")``."""
-
 
 HANDSHAKE_TIMEOUT = 1.0
 """Seconds to wait for an existing daemon's ``welcome`` before treating its socket as stale."""
@@ -71,8 +74,6 @@ MISSED_PINGS = 3
 
 RETRY_INTERVAL = 5.0
 """Seconds between attempts to reach the daemon again while falling back to polling."""
-
-_BATCH_BYTES = MAX_MESSAGE_BYTES // 2
 
 
 def default_name() -> str:
@@ -172,12 +173,12 @@ class Client:
         changes to these files made after it are reported too: a dev server passes
         its process's start time so that edits made while it imported are not lost.
         """
-        names, new_globs = _names(files), _glob_specs(globs)
+        names, new_globs = as_names(files), glob_specs(globs)
         first = not self._files and not self._globs
         taken_back = first and self.polling is None and self._took_back(names, new_globs)
         # The registration the daemon took back holds only normal absolute paths, so
         # names with its digest need no normalising (20,000 of them take 10 ms).
-        new_files = names if taken_back else _absolute(names)
+        new_files = names if taken_back else absolute(names)
         self._files.update(new_files)
         self._globs.update(new_globs)
         if self.polling is not None:
@@ -203,7 +204,7 @@ class Client:
         globs: Iterable[GlobLike] = (),
     ) -> Watching:
         """Remove files and globs from this client's registration."""
-        old_files, old_globs = _absolute(_names(files)), _glob_specs(globs)
+        old_files, old_globs = absolute(as_names(files)), glob_specs(globs)
         self._files.difference_update(old_files)
         self._globs.difference_update(old_globs)
         if self.polling is not None:
@@ -250,7 +251,7 @@ class Client:
 
         Raises :class:`RequestRejected` if the daemon refuses the report.
         """
-        names = _absolute(_names(paths))
+        names = absolute(as_names(paths))
         if self.polling is not None or not names:
             return Noted(re=0, notified=0, recorded=0)
         try:
@@ -383,7 +384,7 @@ class Client:
         elif self._files or self._globs:
             # A small margin: the daemon's clock and ours are the same, but "heard at" is not "sent at".
             self._send_watch(
-                Watch, sorted(self._files), sorted(self._globs, key=_glob_key), since - 0.1
+                Watch, sorted(self._files), sorted(self._globs, key=glob_key), since - 0.1
             )
 
     def _start_polling(self, reason: Exception, *, since: float) -> None:
@@ -479,7 +480,7 @@ class Client:
     ) -> Watching:
         channel = self._require_channel()
         reply: Watching | None = None
-        for file_batch, glob_batch in _batches(files, globs) or [((), ())]:
+        for file_batch, glob_batch in batches(files, globs) or [((), ())]:
             if kind is Watch:
                 message: Request = Watch(
                     id=channel.next_id(), files=file_batch, globs=glob_batch, since=since
@@ -493,7 +494,7 @@ class Client:
     def _send_saved(self, paths: list[str]) -> Noted:
         channel = self._require_channel()
         total = Noted(re=0, notified=0, recorded=0)
-        for batch, _ in _batches(paths, []):
+        for batch, _ in batches(paths, []):
             try:
                 reply = channel.request(
                     Saved(id=channel.next_id(), paths=batch), Noted, timeout=self.request_timeout
@@ -523,52 +524,3 @@ class Client:
         if self._channel is None:
             raise DaemonNotRunning(f"not connected to the reloadd daemon for {self.root}")
         return self._channel
-
-
-def _names(files: Iterable[str | os.PathLike[str]]) -> list[str]:
-    return [name if type(name) is str else os.fspath(name) for name in files]
-
-
-def _absolute(names: list[str]) -> list[str]:
-    if all(_is_normal_absolute(name) for name in names):
-        return names  # module_files() already gives these: skip normalising 20,000 paths
-    return [os.path.abspath(name) for name in names]
-
-
-def _is_normal_absolute(name: str) -> bool:
-    return (
-        name.startswith("/")
-        and "//" not in name
-        and "/./" not in name
-        and "/../" not in name
-        and not name.endswith(("/", "/.", "/.."))
-    )
-
-
-def _glob_specs(globs: Iterable[GlobLike]) -> list[GlobSpec]:
-    return [
-        GlobSpec(os.path.abspath(os.fspath(directory)), pattern) for directory, pattern in globs
-    ]
-
-
-def _glob_key(glob: GlobSpec) -> tuple[str, str]:
-    return (glob.directory, glob.pattern)
-
-
-def _batches(
-    files: list[str], globs: list[GlobSpec]
-) -> list[tuple[tuple[str, ...], tuple[GlobSpec, ...]]]:
-    """Split a registration into messages under the count and size limits (globs go first)."""
-    batches: list[tuple[tuple[str, ...], tuple[GlobSpec, ...]]] = []
-    batch: list[str] = []
-    size = 0
-    pending_globs = tuple(globs)
-    for name in files:
-        if batch and (len(batch) >= MAX_PATHS_PER_MESSAGE or size + len(name) > _BATCH_BYTES):
-            batches.append((tuple(batch), pending_globs))
-            batch, size, pending_globs = [], 0, ()
-        batch.append(name)
-        size += len(name) + 5
-    if batch or pending_globs:
-        batches.append((tuple(batch), pending_globs))
-    return batches
