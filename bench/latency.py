@@ -61,43 +61,25 @@ CLI_RUNS = 10
 
 
 def sample(
-    worker: Worker, tree: Tree, count: int, pause: float, seed: int
-) -> tuple[list[float], int]:
-    """``count`` latencies in ms (after a few untimed), and how many saves were never reported."""
-    rng = random.Random(seed)
-    latencies: list[float] = []
-    missed = 0
-    for index in range(WARM_UP + count):
-        path = rng.choice(tree.files)
-        time.sleep(rng.uniform(pause, 2 * pause))
-        worker.discard_pending()
-        saved_at = time.monotonic_ns()
-        rewrite(path, index)
-        change = worker.next_change(TIMEOUT)
-        if index < WARM_UP:
-            continue
-        if change is None:
-            missed += 1
-        else:
-            latencies.append((change.at_ns - saved_at) / 1e6)
-    return latencies, missed
-
-
-def sample_reports(
-    worker: Worker, editor: Client, tree: Tree, count: int, seed: int
+    worker: Worker, tree: Tree, count: int, pause: float, seed: int, editor: Client | None = None
 ) -> tuple[list[float], int, int]:
-    """Latencies in ms of saves an editor reports, saves never told, and extra notifications."""
+    """``count`` latencies in ms (after a few untimed), saves never told, extra notifications.
+
+    With an ``editor``, each save is also reported through it at once; a notification
+    beyond one per save (the watcher's echo of a reported write) counts as extra.
+    """
     rng = random.Random(seed)
     latencies: list[float] = []
     missed = extra = 0
     worker.discard_pending()
     for index in range(WARM_UP + count):
         path = rng.choice(tree.files)
-        time.sleep(rng.uniform(REPORT_PAUSE, 2 * REPORT_PAUSE))
-        extra += worker.discard_pending()  # told again after the last save: the watcher's echo
+        time.sleep(rng.uniform(pause, 2 * pause))
+        extra += worker.discard_pending()
         saved_at = time.monotonic_ns()
         rewrite(path, index)
-        editor.saved([path])
+        if editor is not None:
+            editor.saved([path])
         change = worker.next_change(TIMEOUT)
         if index < WARM_UP:
             continue
@@ -105,7 +87,7 @@ def sample_reports(
             missed += 1
         else:
             latencies.append((change.at_ns - saved_at) / 1e6)
-    time.sleep(REPORT_PAUSE)
+    time.sleep(pause)
     return latencies, missed, extra + worker.discard_pending()
 
 
@@ -148,7 +130,9 @@ def reported_saves(
     with Client(
         tree.root, name="bench editor", role=Role.EDITOR, spawn=False, fallback=False
     ) as editor:
-        latencies, missed, extra = sample_reports(worker, editor, tree, count, seed=tree.size)
+        latencies, missed, extra = sample(
+            worker, tree, count, REPORT_PAUSE, seed=tree.size, editor=editor
+        )
     notes = [f"{missed} of {count} reported saves never told"] if missed else []
     if extra:
         notes.append(f"{extra} notifications beyond one per save")
@@ -196,7 +180,7 @@ def run(env: BenchEnv, plan: Plan) -> list[Result]:
                 worker = env.worker(entry.kind, tree)
                 try:
                     worker.wait_ready()
-                    latencies, missed = sample(
+                    latencies, missed, _ = sample(
                         worker, tree, count, PAUSE.get(entry.kind, DEFAULT_PAUSE), seed=size
                     )
                     if entry.label in REPORTED:
