@@ -115,7 +115,8 @@ class NotifyReader:
             while not self._closing.is_set() and self._step():
                 pass
         except Exception:
-            log.exception("the built-in watcher of %s stopped: changes are NOT seen", self._names())
+            log.exception("the built-in watcher of %s failed; watching afresh", self._names())
+            self._recover(self, self.roots)
         finally:
             self._notify.close()
 

@@ -8,13 +8,14 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import pytest
 
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.backends.builtin import BuiltinBackend
+from reloadd.daemon.backends.vcs_hold import VcsHold
 from reloadd.protocol.errors import BackendError
 from tests.integration.batches import TIMEOUT, Batches
 from tests.integration.helpers import files_written_meanwhile
@@ -358,3 +359,33 @@ def test_replaced_notifiers_are_closed(
     _wait_until(lambda: _inotify_instances() == before + 1, "one inotify instance left")
     backend.close()
     _wait_until(lambda: _inotify_instances() == before, "no inotify instance left")
+
+
+def test_an_unexpected_error_watches_afresh(
+    backend: BuiltinBackend,
+    batches: Batches,
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settle = VcsHold.settle
+    failed = threading.Event()
+
+    def settle_once_failing(
+        self: VcsHold, paths: Collection[str], roots: Collection[str]
+    ) -> set[str]:
+        if not failed.is_set():
+            failed.set()
+            raise RuntimeError("a bug")
+        return settle(self, paths, roots)
+
+    monkeypatch.setattr(VcsHold, "settle", settle_once_failing)
+    backend.watch_roots([root], timeout=TIMEOUT)
+    module = root / "pkg" / "mod.py"
+    with caplog.at_level(logging.ERROR, logger="reloadd.daemon.builtin"):
+        module.write_text("lost by the bug\n")
+        batches.wait_for_all(rescan=root)
+    assert "a bug" in caplog.text
+    _wait_until(lambda: len(_watcher_threads()) == 1, "the failed reader's thread ended")
+    module.write_text("seen again\n")
+    batches.wait_for_all(module)
