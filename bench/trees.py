@@ -33,10 +33,14 @@ class Tree:
 
     def files_list(self) -> Path:
         """A text file next to the tree listing every module file, one a line (for workers)."""
-        listing = self.root.parent / f"{self.root.name}.files"
+        listing = self.root.parent / f"{self.root.name}-{len(self.files)}.files"
         if not listing.exists():
             listing.write_text("\n".join(self.files) + "\n")
         return listing
+
+    def with_files(self, extra: tuple[str, ...]) -> Tree:
+        """The same tree, its servers registering ``extra`` files too (modules outside it)."""
+        return Tree(self.root, self.files + extra)
 
 
 def module_path(root: Path, index: int) -> Path:

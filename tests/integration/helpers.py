@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,3 +39,56 @@ def expect_changes(client: Client, *paths: Path) -> list[Path]:
 def expect_quiet(client: Client) -> None:
     """Assert that no notification arrives within the quiet period."""
     assert client.wait(timeout=QUIET_PERIOD) == []
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+
+    folder, stop, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    written = 0
+    while written < limit and not stop.exists():
+        (folder / f"w{written}.py").write_text("x = 1\\n")
+        written += 1
+        time.sleep(0.001)
+    print(written)
+    """
+)
+
+
+@contextmanager
+def files_written_meanwhile(folder: Path, limit: int = 100_000) -> Iterator[list[Path]]:
+    """Another process creates ``folder/w0.py``, ``w1.py``... one a millisecond, during the block.
+
+    Yields a list that holds, once the block ends, every file written (at most ``limit``,
+    see :func:`written_names`). A separate process, because a ``RustNotify`` holds this
+    process's GIL while it sets up its watches.
+    """
+    written: list[Path] = []
+    stop = folder / "stop.flag"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(folder), str(stop), str(limit)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + NOTIFY_TIMEOUT
+        while not (folder / "w0.py").exists() and writer.poll() is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the writer wrote nothing within {NOTIFY_TIMEOUT} s")
+            time.sleep(0.01)
+        yield written
+        stop.write_text("")
+        out, _ = writer.communicate(timeout=NOTIFY_TIMEOUT)
+        assert writer.returncode == 0
+        written.extend(folder / name for name in written_names(int(out)))
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+
+
+def written_names(count: int) -> list[str]:
+    """The names of the first ``count`` files :func:`files_written_meanwhile` writes."""
+    return [f"w{i}.py" for i in range(count)]

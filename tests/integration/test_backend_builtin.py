@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import pytest
 
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.backends.builtin import BuiltinBackend
+from reloadd.daemon.backends.vcs_hold import VcsHold
 from reloadd.protocol.errors import BackendError
 from tests.integration.batches import TIMEOUT, Batches
+from tests.integration.helpers import files_written_meanwhile
 
 QUIET = 0.3
 """Seconds to wait to be sure no further batch comes (60 steps of the watcher)."""
@@ -58,6 +62,17 @@ def _wait_until(condition: Callable[[], bool], what: str) -> None:
 
 def _watcher_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("reloadd-builtin")]
+
+
+def _inotify_instances() -> int:
+    """The inotify instances this process holds (the per-user limit is shared: 128)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+        except OSError:  # closed meanwhile (the listing's own fd, among others)
+            pass
+    return count
 
 
 def test_edit_is_reported_in_one_batch(
@@ -253,10 +268,124 @@ def test_close_ends_every_thread(
     for folder in roots:
         folder.mkdir()
     backend.watch_roots(roots, timeout=TIMEOUT)
-    assert len(set(threading.enumerate()) - before) == 3
+    assert len(set(threading.enumerate()) - before) == 1  # one reader for every root
     backend.close()
     assert set(threading.enumerate()) == before
     backend.close()  # idempotent
     assert backend.watched_roots() == frozenset()
     with pytest.raises(BackendError, match="closed"):
         backend.watch_roots(roots, timeout=TIMEOUT)
+
+
+def test_every_root_shares_one_reader(
+    backend: BuiltinBackend, batches: Batches, root: Path, tmp_path: Path
+) -> None:
+    # Each reader wakes every step while idle: the idle cost grows with their number.
+    others = [tmp_path / f"other{i}" for i in range(3)]
+    for folder in others:
+        folder.mkdir()
+    backend.watch_roots([root], timeout=TIMEOUT)
+    for folder in others:
+        backend.watch_roots([folder], timeout=TIMEOUT)
+    assert backend.watched_roots() == {root, *others}
+    _wait_until(lambda: len(_watcher_threads()) == 1, "the replaced readers' threads ended")
+    edited = [root / "pkg" / "mod.py", *(folder / "new.py" for folder in others)]
+    for path in edited:
+        path.write_text("edited\n")
+    batches.wait_for_all(*edited)
+
+
+def test_changes_while_roots_are_added_are_all_reported(
+    backend: BuiltinBackend, batches: Batches, root: Path, tmp_path: Path
+) -> None:
+    # Adding a root replaces the RustNotify: files written under the old roots meanwhile,
+    # before, during and after the new one's set-up, must all be reported.
+    for i in range(1000):  # a set-up that takes a while, for writes to fall into
+        (root / "tree" / f"d{i}").mkdir(parents=True)
+    backend.watch_roots([root], timeout=TIMEOUT)
+    with files_written_meanwhile(root / "pkg") as written:
+        for i in range(10):
+            other = tmp_path / f"other{i}"
+            other.mkdir()
+            backend.watch_roots([other], timeout=TIMEOUT)
+    print(f"{len(written)} files written while 10 roots were added")
+    batches.wait_for_all(*written)
+
+
+def test_changes_held_by_a_git_lock_survive_adding_a_root(
+    backend: BuiltinBackend, batches: Batches, root: Path, tmp_path: Path
+) -> None:
+    (root / ".git").mkdir()
+    lock = root / ".git" / "index.lock"
+    backend.watch_roots([root], timeout=TIMEOUT)
+    lock.write_text("")
+    module = root / "pkg" / "mod.py"
+    module.write_text("written during a checkout\n")
+    assert batches.collect_for(QUIET) == [], "reported while git held its lock"
+    other = tmp_path / "other"
+    other.mkdir()
+    backend.watch_roots([other], timeout=TIMEOUT)
+    _wait_until(lambda: len(_watcher_threads()) == 1, "the replaced reader's thread ended")
+    assert batches.collect_for(QUIET) == [], "reported while git held its lock"
+    lock.unlink()
+    [batch] = batches.wait_for_all(module)
+    assert str(lock) in batch.paths
+
+
+def test_a_removed_root_leaves_the_others_watched(
+    backend: BuiltinBackend, batches: Batches, root: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    backend.watch_roots([root, other], timeout=TIMEOUT)
+    shutil.rmtree(other)
+    _wait_until(lambda: backend.watched_roots() == {root}, "the removed root was dropped")
+    module = root / "pkg" / "mod.py"
+    module.write_text("edited\n")
+    batches.wait_for_all(module)
+    assert len(_watcher_threads()) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts inotify instances")
+def test_replaced_notifiers_are_closed(
+    make_backend: Callable[..., BuiltinBackend], tmp_path: Path
+) -> None:
+    before = _inotify_instances()
+    backend = make_backend()
+    for i in range(5):
+        folder = tmp_path / f"root{i}"
+        folder.mkdir()
+        backend.watch_roots([folder], timeout=TIMEOUT)
+    _wait_until(lambda: _inotify_instances() == before + 1, "one inotify instance left")
+    backend.close()
+    _wait_until(lambda: _inotify_instances() == before, "no inotify instance left")
+
+
+def test_an_unexpected_error_watches_afresh(
+    backend: BuiltinBackend,
+    batches: Batches,
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settle = VcsHold.settle
+    failed = threading.Event()
+
+    def settle_once_failing(
+        self: VcsHold, paths: Collection[str], roots: Collection[str]
+    ) -> set[str]:
+        if not failed.is_set():
+            failed.set()
+            raise RuntimeError("a bug")
+        return settle(self, paths, roots)
+
+    monkeypatch.setattr(VcsHold, "settle", settle_once_failing)
+    backend.watch_roots([root], timeout=TIMEOUT)
+    module = root / "pkg" / "mod.py"
+    with caplog.at_level(logging.ERROR, logger="reloadd.daemon.builtin"):
+        module.write_text("lost by the bug\n")
+        batches.wait_for_all(rescan=root)
+    assert "a bug" in caplog.text
+    _wait_until(lambda: len(_watcher_threads()) == 1, "the failed reader's thread ended")
+    module.write_text("seen again\n")
+    batches.wait_for_all(module)

@@ -21,6 +21,8 @@ from tests.integration.helpers import (
     edit,
     expect_changes,
     expect_quiet,
+    files_written_meanwhile,
+    written_names,
 )
 
 RECOVERY_TIMEOUT = 30.0
@@ -90,6 +92,36 @@ def test_edit_while_restarting_under_an_already_watched_root_is_reported(
         sibling.watch(files=[other])  # the root is now watched, so the change log answers
         lines = run_child_that_registers_late(project, app, lambda: edit(app))
     assert lines == [f"changed:{app}", "then:"]
+
+
+def test_changes_while_another_client_adds_roots_are_all_reported(
+    daemon: DaemonProcess, project: Path, tmp_path: Path
+) -> None:
+    # On the built-in backend, each new root replaces the watcher of every root: files
+    # written under the project meanwhile must not fall into a gap.
+    for i in range(500):  # a set-up that takes a while, for writes to fall into
+        (project / "tree" / f"d{i}").mkdir(parents=True)
+    folder = project / "pkg"
+    folder.mkdir()
+    limit = 5_000
+    with (
+        Client(project, name="web", spawn=False) as web,
+        Client(project, name="worker", spawn=False) as worker,
+    ):
+        web.watch(files=[folder / name for name in written_names(limit)])
+        with files_written_meanwhile(folder, limit) as written:
+            for i in range(5):
+                lib = tmp_path / f"outside{i}" / "lib.py"
+                lib.parent.mkdir()
+                lib.write_text("x = 1\n")
+                worker.watch(files=[lib])  # outside the project: a new root
+        assert len(worker.status().watched_roots) == 6
+        print(f"{len(written)} files written while 5 roots were added")
+        missing = set(written)
+        deadline = time.monotonic() + NOTIFY_TIMEOUT
+        while missing and (remaining := deadline - time.monotonic()) > 0:
+            missing -= set(web.wait(timeout=remaining))
+    assert not missing, f"{len(missing)} of {len(written)} never reported: {sorted(missing)[:5]}"
 
 
 def test_edit_before_process_start_is_not_reported(daemon: DaemonProcess, project: Path) -> None:
