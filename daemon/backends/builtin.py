@@ -19,7 +19,9 @@ retiring the old reader, which closes its ``RustNotify`` and still delivers what
 had collected. A change made meanwhile is collected by the old one, or the new one, or
 both (the daemon tells a client of each state of a file once). The price of adding a
 root later is a new recursive set-up of every root (about 0.5-1 s with a standard
-library) and, meanwhile, twice their inotify watches.
+library), during which the constructor holds the GIL, so the whole daemon waits, and
+meanwhile twice their inotify watches. A dev server's first registration brings all
+its roots at once, so this is rare.
 
 Why a change made right after :meth:`~BuiltinBackend.watch_roots` returns is never lost:
 ``RustNotify`` adds its inotify watches (recursively) before its constructor returns,
