@@ -7,12 +7,11 @@ Linux, FSEvents on macOS), created in the caller's thread by
 
 Why one for all roots: ``RustNotify.watch()`` cannot block until something changes. It
 sleeps ``step_ms`` at a time, and after every step its thread wakes, takes the GIL and
-looks, whether anything changed or not. On a 2-core Linux VM each such wake-up costs
-25-40 µs of CPU, almost all of it the wake-up itself (a bare ``nanosleep`` loop in C
-costs 33 µs per wake-up there; what the thread does once awake is a few percent), so
-a reader costs 0.5-0.8 % of one core while idle, and one reader per root (a dev server
-typically needs three: the project, site-packages, the standard library) cost three
-times that.
+looks, whether anything changed or not. That wake-up is the idle cost: on a 2-core
+Linux VM a reader costs 0.5-0.9 % of one core at 5 ms steps, about what a bare
+``nanosleep`` loop in C costs there (what the thread does once awake, its stop check
+included, is a few percent). One reader per root (a dev server typically needs three:
+the project, site-packages, the standard library) cost 1.6 times as much for three.
 
 watchfiles cannot add a path to a running ``RustNotify``. So a new root is watched by
 building a new ``RustNotify`` over every root, starting its reader, and only then
@@ -20,7 +19,9 @@ retiring the old reader, which closes its ``RustNotify`` and still delivers what
 had collected. A change made meanwhile is collected by the old one, or the new one, or
 both (the daemon tells a client of each state of a file once). The price of adding a
 root later is a new recursive set-up of every root (about 0.5-1 s with a standard
-library) and, meanwhile, twice their inotify watches.
+library), during which the constructor holds the GIL, so the whole daemon waits, and
+meanwhile twice their inotify watches. A dev server's first registration brings all
+its roots at once, so this is rare.
 
 Why a change made right after :meth:`~BuiltinBackend.watch_roots` returns is never lost:
 ``RustNotify`` adds its inotify watches (recursively) before its constructor returns,
