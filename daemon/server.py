@@ -25,7 +25,7 @@ from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.inbox import Inbox, drain_pipe
 from reloadd.daemon.realpaths import RealPaths
 from reloadd.daemon.registry import ClientId, ClientRecord, Registry
-from reloadd.daemon.roots import roots_to_add
+from reloadd.daemon.roots import is_covered, roots_to_add
 from reloadd.daemon.state_keeper import StateKeeper
 from reloadd.protocol import (
     PROTOCOL_VERSION,
@@ -96,6 +96,8 @@ class Daemon:
         """Work that the watch thread finished, to complete on the main thread."""
         self._watch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reloadd-watch")
         self._roots: frozenset[Path] = frozenset()
+        self._roots_dropped = False
+        """Whether the backend ever stopped watching a root (its folder was removed)."""
         """The backend's roots, as of the last finished watch (read without its lock)."""
         self._realpath = RealPaths()
         self._stopping = False
@@ -312,8 +314,12 @@ class Daemon:
         # Interned: eight dev servers registering the same 20,000 paths share one copy.
         files = {sys.intern(given): self._realpath(given) for given in watch.files}
         globs = {glob: self._realpath(glob.directory) for glob in watch.globs}
-        # Only what this message adds: whatever the client registered before is covered.
-        new_roots = roots_to_add(files.values(), globs.values(), self.endpoint.root, self._roots)
+        wanted_files, wanted_dirs = list(files.values()), list(globs.values())
+        if watch.unchanged and self._roots_dropped:
+            # What the client registered before was covered then; a root may be gone since.
+            wanted_files += record.files.values()
+            wanted_dirs += record.globs.values()
+        new_roots = roots_to_add(wanted_files, wanted_dirs, self.endpoint.root, self._roots)
         if not new_roots:
             return self._register(record, watch, files, globs)
         identity = record.identity
@@ -466,6 +472,17 @@ class Daemon:
                 told += 1
         return told
 
+    def _forget_dropped_roots(self) -> None:
+        """Stop counting as watched the roots the backend dropped, so they are watched again."""
+        watched = self.backend.watched_roots()
+        kept = frozenset(root for root in self._roots if is_covered(root, watched))
+        if kept != self._roots:
+            log.info(
+                "no longer watching %s; a client registering files there watches it again",
+                ", ".join(map(str, sorted(self._roots - kept))),
+            )
+            self._roots, self._roots_dropped = kept, True
+
     def _not_yet_told(self, record: ClientRecord, paths: set[str]) -> set[str]:
         """Drop files the client was already told about in their current state.
 
@@ -502,6 +519,7 @@ class Daemon:
     # -- housekeeping ---------------------------------------------------------------------------
 
     def _housekeeping(self) -> None:
+        self._forget_dropped_roots()
         now = time.time()
         for record in self.registry:
             if not record.connected:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reloadd.client import Client
+from reloadd.protocol import Role
 from tests.daemon_process import DaemonProcess
 from tests.integration.helpers import (
     NOTIFY_TIMEOUT,
@@ -341,3 +343,30 @@ def _rss_kib(pid: int) -> int:
 
 def _fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.parametrize("backend_name", ["builtin"])  # it drops a removed root at once
+def test_a_root_removed_and_made_again_is_watched_again(
+    daemon: DaemonProcess, project: Path, tmp_path: Path
+) -> None:
+    library = (tmp_path / "elsewhere" / "lib").resolve()  # outside the project: a root of its own
+    module = library / "helper.py"
+    library.mkdir(parents=True)
+    module.write_text("x = 1\n")
+    with Client(project, name="web", spawn=False) as client:
+        client.watch(files=[module])
+    with Client(project, name="probe", role=Role.TOOL, spawn=False) as probe:
+        assert str(library) in probe.status().watched_roots
+        shutil.rmtree(library)
+        deadline = time.monotonic() + 10
+        while str(library) in probe.status().watched_roots:
+            assert time.monotonic() < deadline, "the daemon still counts the removed root"
+            time.sleep(0.05)
+    library.mkdir()
+    module.write_text("x = 1\n")
+    # Within the grace period: it takes its registration back and sends "unchanged".
+    with Client(project, name="web", spawn=False) as client:
+        assert client.daemon.registration
+        client.watch(files=[module])
+        edit(module)
+        expect_changes(client, module)
