@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 
 from reloadd.daemon.backends.base import Backend, ChangeSink
-from reloadd.daemon.backends.builtin import BuiltinBackend
+from reloadd.daemon.backends.builtin import builtin_backend
 from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.backends")
@@ -59,7 +59,7 @@ def choose_backend(
     name = requested_name(requested, env)
     backend: Backend
     if name == "builtin":
-        backend = BuiltinBackend(on_changes)
+        backend = builtin_backend(on_changes)
         backend.start()
         log.info("watching files with the built-in watcher (asked for)")
         return backend
@@ -84,7 +84,7 @@ def choose_backend(
             log.info("watching files with Watchman (auto: Watchman answered)")
             return backend
     log.warning("Watchman is not usable; using the built-in watcher instead. Why: %s", reason)
-    backend = BuiltinBackend(on_changes)
+    backend = builtin_backend(on_changes)
     backend.start()
     log.info("watching files with the built-in watcher (auto: Watchman not usable)")
     return backend

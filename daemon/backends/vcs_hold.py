@@ -17,6 +17,8 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+from reloadd.daemon.backends.nesting import root_of
+
 log = logging.getLogger("reloadd.daemon.builtin")
 
 VCS_HOLD_LIMIT = 30.0
@@ -31,6 +33,11 @@ class VcsHold:
         self._held: dict[str, set[str]] = {}
         self._held_since: dict[str, float] = {}
 
+    def holding(self) -> bool:
+        """Whether any change is held back now (so the caller should call :meth:`settle` again)."""
+        with self._lock:
+            return bool(self._held)
+
     def settle(self, paths: Collection[str], roots: Collection[str]) -> set[str]:
         """The paths to report now: ``paths`` and earlier held ones whose root is not locked.
 
@@ -40,7 +47,7 @@ class VcsHold:
         by_root: dict[str, set[str]] = {}
         ready: set[str] = set()
         for path in paths:
-            root = _root_of(path, roots)
+            root = root_of(path, roots)
             if root is None:
                 ready.add(path)
             else:
@@ -74,10 +81,3 @@ def vcs_locks(root: str) -> tuple[str, ...]:
         if (folder / ".hg").is_dir():
             locks.append(str(folder / ".hg" / "wlock"))
     return tuple(locks)
-
-
-def _root_of(path: str, roots: Collection[str]) -> str | None:
-    for root in roots:
-        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-            return root
-    return None

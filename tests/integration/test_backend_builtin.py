@@ -1,4 +1,7 @@
-"""The built-in backend (watchfiles' RustNotify) against real files in ``tmp_path``."""
+"""The built-in backends (our inotify one, watchfiles' RustNotify) against real files in ``tmp_path``.
+
+Both run here: the daemon uses the inotify one on Linux and watchfiles' elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from reloadd.daemon.backends.base import ChangeBatch
-from reloadd.daemon.backends.builtin import BuiltinBackend
+from reloadd.daemon.backends.base import Backend, ChangeBatch
+from reloadd.daemon.backends.inotify_backend import InotifyBackend
 from reloadd.daemon.backends.vcs_hold import VcsHold
+from reloadd.daemon.backends.watchfiles_backend import WatchfilesBackend
 from reloadd.protocol.errors import BackendError
 from tests.integration.batches import TIMEOUT, Batches
 from tests.integration.helpers import files_written_meanwhile
@@ -24,12 +28,23 @@ QUIET = 0.3
 """Seconds to wait to be sure no further batch comes (60 steps of the watcher)."""
 
 
+BuiltinBackend = InotifyBackend | WatchfilesBackend
+
+
+@pytest.fixture(params=[InotifyBackend, WatchfilesBackend], ids=["inotify", "watchfiles"])
+def backend_class(request: pytest.FixtureRequest) -> type[Backend]:
+    cls: type[Backend] = request.param
+    return cls
+
+
 @pytest.fixture
-def make_backend(batches: Batches) -> Iterator[Callable[..., BuiltinBackend]]:
+def make_backend(
+    batches: Batches, backend_class: type[BuiltinBackend]
+) -> Iterator[Callable[..., BuiltinBackend]]:
     made: list[BuiltinBackend] = []
 
     def make(sink: Callable[[ChangeBatch], None] = batches) -> BuiltinBackend:
-        backend = BuiltinBackend(sink)
+        backend = backend_class(sink)
         backend.start()
         made.append(backend)
         return backend
@@ -389,3 +404,60 @@ def test_an_unexpected_error_watches_afresh(
     _wait_until(lambda: len(_watcher_threads()) == 1, "the failed reader's thread ended")
     module.write_text("seen again\n")
     batches.wait_for_all(module)
+
+
+@pytest.mark.parametrize("backend_class", [InotifyBackend], ids=["inotify"])
+def test_a_moved_folder_is_watched_under_its_new_name(
+    backend: BuiltinBackend, batches: Batches, root: Path, tmp_path: Path
+) -> None:
+    (root / "pkg" / "sub").mkdir()
+    backend.watch_roots([root], timeout=TIMEOUT)
+    renamed = root / "renamed"
+    os.rename(root / "pkg", renamed)
+    batches.wait_for_all(root / "pkg", renamed / "mod.py", renamed / "sub")
+    batches.collect_for(QUIET)
+    (renamed / "sub" / "deep.py").write_text("edited under the new name\n")
+    [batch] = batches.wait_for_all(renamed / "sub" / "deep.py")
+    assert not [path for path in batch.paths if path.startswith(f"{root / 'pkg'}{os.sep}")]
+    outside = tmp_path / "outside"
+    os.rename(renamed, outside)
+    batches.wait_for_all(renamed)
+    batches.collect_for(QUIET)
+    (outside / "mod.py").write_text("edited outside every root\n")
+    assert batches.collect_for(QUIET) == [], "a folder moved out of the root is still watched"
+
+
+@pytest.mark.parametrize("backend_class", [InotifyBackend], ids=["inotify"])
+def test_an_event_queue_overflow_is_a_rescan(
+    make_backend: Callable[..., BuiltinBackend],
+    batches: Batches,
+    root: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 200_000:
+        pytest.skip(f"fs.inotify.max_queued_events is {limit}: too many files to overflow it")
+    in_sink, release = threading.Event(), threading.Event()
+
+    def sink(batch: ChangeBatch) -> None:
+        in_sink.set()
+        release.wait(TIMEOUT)  # holds the reader, so that the kernel's queue fills up
+        batches(batch)
+
+    flood = root / "flood"
+    flood.mkdir()
+    backend = make_backend(sink)
+    backend.watch_roots([root], timeout=TIMEOUT)
+    (root / "first.py").write_text("")
+    assert in_sink.wait(TIMEOUT), "the first change never reached the sink"
+    with caplog.at_level(logging.WARNING, logger="reloadd.daemon.builtin"):
+        for i in range(limit + 100):
+            os.close(os.open(flood / f"f{i}", os.O_CREAT | os.O_WRONLY, 0o644))
+        unseen = root / "made-during-the-overflow"
+        unseen.mkdir()
+        release.set()
+        batches.wait_for_all(rescan=root)
+    assert "overflowed" in caplog.text
+    batches.collect_for(QUIET)
+    (unseen / "mod.py").write_text("a folder made while events were lost is watched\n")
+    batches.wait_for_all(unseen / "mod.py")

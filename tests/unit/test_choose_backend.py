@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch
-from reloadd.daemon.backends.builtin import BuiltinBackend
+from reloadd.daemon.backends.builtin import builtin_backend
 from reloadd.daemon.backends.choose import BACKEND_NAMES, choose_backend, requested_name
 from reloadd.protocol.errors import BackendError, WatchmanUnavailable
 
 
 def _ignore(batch: ChangeBatch) -> None:
     del batch
+
+
+BUILTIN = type(builtin_backend(_ignore))
+"""This system's built-in watcher class (inotify on Linux, watchfiles elsewhere)."""
 
 
 @pytest.fixture
@@ -94,7 +98,7 @@ def test_builtin_by_argument(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="reloadd.daemon.backends"):
         backend = choose("builtin", watchman_sock=no_watchman, env={})
-    assert isinstance(backend, BuiltinBackend)
+    assert isinstance(backend, BUILTIN)
     assert backend.name == "builtin"
     assert [r.levelno for r in caplog.records] == [logging.INFO]
     assert "built-in watcher" in caplog.text
@@ -102,7 +106,7 @@ def test_builtin_by_argument(
 
 def test_builtin_by_environment(choose: Callable[..., Backend], no_watchman: str) -> None:
     backend = choose(None, watchman_sock=no_watchman, env={"RELOADD_BACKEND": "builtin"})
-    assert isinstance(backend, BuiltinBackend)
+    assert isinstance(backend, BUILTIN)
 
 
 def test_auto_falls_back_to_builtin_with_one_warning(
@@ -111,7 +115,7 @@ def test_auto_falls_back_to_builtin_with_one_warning(
     pytest.importorskip("reloadd.daemon.backends.watchman")
     with caplog.at_level(logging.INFO, logger="reloadd"):
         backend = choose(None, watchman_sock=no_watchman, env={})
-    assert isinstance(backend, BuiltinBackend)
+    assert isinstance(backend, BUILTIN)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, caplog.text
     message = warnings[0].getMessage()
