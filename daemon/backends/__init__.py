@@ -1,1 +1,1 @@
-"""Watch backends: Watchman (preferred) and the built-in watcher on watchfiles."""
+"""Watch backends: Watchman (preferred) and the built-in watcher (inotify on Linux, watchfiles elsewhere)."""

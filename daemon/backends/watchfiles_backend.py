@@ -1,6 +1,8 @@
-"""The built-in watcher: watchfiles' Rust ``notify`` binding, one watcher and one thread for all roots.
+"""The built-in watcher off Linux: watchfiles' Rust ``notify``, one watcher and one thread for all roots.
 
-Every root is watched by one :class:`~watchfiles._rust_notify.RustNotify` (inotify on
+On Linux the daemon uses :mod:`~reloadd.daemon.backends.inotify_backend` instead, whose
+thread sleeps until something changes; this one is used on macOS (FSEvents) and other
+systems, and is tested on Linux alongside it. Every root is watched by one :class:`~watchfiles._rust_notify.RustNotify` (inotify on
 Linux, FSEvents on macOS), created in the caller's thread by
 :meth:`WatchfilesBackend.watch_roots`, and read by one thread, a
 :class:`~reloadd.daemon.backends.notify_reader.NotifyReader`.
