@@ -42,17 +42,14 @@ from __future__ import annotations
 import logging
 import os
 import select
-import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
-from typing import ClassVar
+from collections.abc import Callable
 
-from reloadd.daemon.backends.base import Backend, ChangeBatch, ChangeSink
+from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
+from reloadd.daemon.backends.builtin_base import BuiltinBackendBase
 from reloadd.daemon.backends.inotify_tree import Events, InotifyTree
-from reloadd.daemon.backends.nesting import is_covered, outermost
-from reloadd.daemon.backends.vcs_hold import VcsHold
+from reloadd.daemon.backends.nesting import outermost
 from reloadd.daemon.inbox import drain_pipe
 from reloadd.protocol.errors import BackendError
 
@@ -92,10 +89,8 @@ class _Reader:
         os.close(self.wake_w)
 
 
-class InotifyBackend(Backend):
+class InotifyBackend(BuiltinBackendBase):
     """Watch roots with inotify: one instance and one sleeping thread for every root."""
-
-    name: ClassVar[str] = "builtin"
 
     def __init__(
         self, on_changes: ChangeSink, *, quiet_ms: int = 5, debounce_ms: int = 1600
@@ -113,60 +108,19 @@ class InotifyBackend(Backend):
         super().__init__(on_changes)
         self._quiet = quiet_ms / 1000
         self._debounce = debounce_ms / 1000
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._hold = VcsHold()
-        self._roots: frozenset[str] = frozenset()
-        """The roots watched now (none lies below another)."""
         self._reader: _Reader | None = None
         """The reader watching ``_roots``; ``None`` while there are none."""
         self._threads: list[threading.Thread] = []
 
-    def start(self) -> None:
-        """Nothing to connect to; raises :class:`BackendError` once closed."""
-        if self._closing.is_set():
-            raise BackendError("this built-in watcher was closed; create a new one")
-
-    def watch_roots(
-        self, roots: Iterable[Path], *, timeout: float, since: Mapping[Path, str] | None = None
-    ) -> None:
-        """Watch each root not yet covered; any change made after this returns is reported.
-
-        The watches are added here, in the caller's thread. ``timeout`` is checked
-        before that. A new root with a ``since`` clock is reported at once as a batch
-        with ``rescan_roots``.
-        """
-        deadline = time.monotonic() + timeout
-        with_clock = {os.path.realpath(os.fspath(root)) for root in since or {}}
-        wanted = {os.path.realpath(os.fspath(root)) for root in roots}
-        with self._lock:
-            if self._closing.is_set():
-                raise BackendError("this built-in watcher was closed; create a new one")
-            new = outermost(root for root in wanted if not is_covered(root, self._roots))
-            if not new:
-                return
-            for root in sorted(new):
-                _check_folder(root)
-            if time.monotonic() > deadline:
-                raise BackendError(
-                    f"timed out after {timeout:g}s before setting up the built-in watcher "
-                    f"for {', '.join(sorted(new))}"
-                )
-            reader = self._reader or self._start_reader()
-            for root in sorted(new):
-                try:
-                    reader.tree.watch_tree(root)
-                except BackendError:
-                    reader.tree.forget_tree(root, keep=self._roots)
-                    raise
-                self._roots = outermost((*self._roots, root))
-        log.debug("watching %s with the built-in watcher", ", ".join(sorted(new)))
-        self._rescan(new & with_clock)
-
-    def watched_roots(self) -> frozenset[Path]:
-        """The roots watched now (none lies below another)."""
-        with self._lock:
-            return frozenset(Path(root) for root in self._roots)
+    def _add_roots(self, new: frozenset[str]) -> None:
+        reader = self._reader or self._start_reader()
+        for root in sorted(new):
+            try:
+                reader.tree.watch_tree(root)
+            except BackendError:
+                reader.tree.forget_tree(root, keep=self._roots)
+                raise
+            self._roots = outermost((*self._roots, root))
 
     def close(self) -> None:
         """Stop the reader thread (waiting at most :data:`CLOSE_TIMEOUT`); idempotent."""
@@ -221,6 +175,8 @@ class InotifyBackend(Backend):
                     return
                 if reader.wake_r in readable:
                     drain_pipe(reader.wake_r)
+                    if inotify not in readable:
+                        continue
                 if inotify in readable:
                     events = reader.tree.read()
                     if events.paths and not pending:
@@ -321,24 +277,3 @@ class InotifyBackend(Backend):
                 return False
         self._rescan(rescan)
         return True
-
-    def _rescan(self, roots: Iterable[str]) -> None:
-        batch = ChangeBatch(rescan_roots=frozenset(Path(root) for root in roots))
-        if not batch.rescan_roots:
-            return
-        try:
-            self._on_changes(batch)
-        except Exception:
-            log.exception("the change sink failed on a rescan of %d roots", len(batch.rescan_roots))
-
-
-def _check_folder(root: str) -> None:
-    """Raise :class:`BackendError` unless ``root`` is a folder."""
-    try:
-        mode = os.stat(root).st_mode
-    except FileNotFoundError:
-        raise BackendError(f"cannot watch {root}: no such folder") from None
-    except OSError as exc:
-        raise BackendError(f"cannot watch {root}: {exc.strerror}") from exc
-    if not stat.S_ISDIR(mode):
-        raise BackendError(f"cannot watch {root}: not a folder")

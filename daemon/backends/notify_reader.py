@@ -21,7 +21,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -29,6 +28,7 @@ from collections.abc import Callable, Collection
 from watchfiles._rust_notify import RustNotify, WatchfilesRustInternalError
 
 from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
+from reloadd.daemon.backends.builtin_base import check_folder
 from reloadd.daemon.backends.vcs_hold import VcsHold
 from reloadd.protocol.errors import BackendError
 
@@ -171,14 +171,7 @@ class NotifyReader:
 def open_notify(roots: Collection[str], *, force_polling: bool, poll_delay_ms: int) -> RustNotify:
     """A ``RustNotify`` watching every root recursively; raises :class:`BackendError`."""
     for root in roots:
-        try:
-            mode = os.stat(root).st_mode
-        except FileNotFoundError:
-            raise BackendError(f"cannot watch {root}: no such folder") from None
-        except OSError as exc:
-            raise BackendError(f"cannot watch {root}: {exc.strerror}") from exc
-        if not stat.S_ISDIR(mode):
-            raise BackendError(f"cannot watch {root}: not a folder")
+        check_folder(root)
     names = ", ".join(roots)
     try:
         return RustNotify(list(roots), False, force_polling, poll_delay_ms, True, False)

@@ -61,16 +61,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import ClassVar
 
-from reloadd.daemon.backends.base import Backend, ChangeBatch, ChangeSink
+from reloadd.daemon.backends.base import ChangeSink
+from reloadd.daemon.backends.builtin_base import BuiltinBackendBase
 from reloadd.daemon.backends.nesting import is_covered, outermost
 from reloadd.daemon.backends.notify_reader import RETRY_DELAY, NotifyReader, open_notify
-from reloadd.daemon.backends.vcs_hold import VcsHold
 from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.builtin")
@@ -79,10 +75,8 @@ CLOSE_TIMEOUT = 5.0
 """Seconds :meth:`WatchfilesBackend.close` waits for all reader threads together."""
 
 
-class WatchfilesBackend(Backend):
+class WatchfilesBackend(BuiltinBackendBase):
     """Watch roots with watchfiles' ``RustNotify``: one for every root, read by one thread."""
-
-    name: ClassVar[str] = "builtin"
 
     def __init__(
         self,
@@ -110,53 +104,13 @@ class WatchfilesBackend(Backend):
         self._debounce_ms = debounce_ms
         self._force_polling = force_polling
         self._poll_delay_ms = poll_delay_ms
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._hold = VcsHold()
-        self._roots: frozenset[str] = frozenset()
-        """The roots watched now (none lies below another)."""
         self._reader: NotifyReader | None = None
         """The reader whose ``RustNotify`` watches every one of ``_roots``."""
         self._readers: list[NotifyReader] = []
         """Every reader whose thread may still run, retired ones included."""
 
-    def start(self) -> None:
-        """Nothing to connect to; raises :class:`BackendError` once closed."""
-        if self._closing.is_set():
-            raise BackendError("this built-in watcher was closed; create a new one")
-
-    def watch_roots(
-        self, roots: Iterable[Path], *, timeout: float, since: Mapping[Path, str] | None = None
-    ) -> None:
-        """Watch each root not yet covered; any change made after this returns is reported.
-
-        The inotify watches are set up here, in the caller's thread, so there is nothing
-        to wait for afterwards. ``timeout`` is checked before the set-up, which cannot be
-        interrupted. A new root with a ``since`` clock is reported at once as a batch with
-        ``rescan_roots``.
-        """
-        deadline = time.monotonic() + timeout
-        with_clock = {os.path.realpath(os.fspath(root)) for root in since or {}}
-        wanted = {os.path.realpath(os.fspath(root)) for root in roots}
-        with self._lock:
-            if self._closing.is_set():
-                raise BackendError("this built-in watcher was closed; create a new one")
-            new = outermost(root for root in wanted if not is_covered(root, self._roots))
-            if not new:
-                return
-            if time.monotonic() > deadline:
-                raise BackendError(
-                    f"timed out after {timeout:g}s before setting up the built-in watcher "
-                    f"for {', '.join(sorted(new))}"
-                )
-            self._replace(outermost(self._drop_gone() | new))
-        log.debug("watching %s with the built-in watcher", ", ".join(sorted(new)))
-        self._rescan(new & with_clock)
-
-    def watched_roots(self) -> frozenset[Path]:
-        """The roots watched now (none lies below another)."""
-        with self._lock:
-            return frozenset(Path(root) for root in self._roots)
+    def _add_roots(self, new: frozenset[str]) -> None:
+        self._replace(outermost(self._drop_gone() | new))
 
     def close(self) -> None:
         """Stop every reader thread (waiting at most :data:`CLOSE_TIMEOUT`); idempotent."""
@@ -251,12 +205,3 @@ class WatchfilesBackend(Backend):
                 self._reader.retire()
                 self._reader = None
         return kept
-
-    def _rescan(self, roots: Iterable[str]) -> None:
-        batch = ChangeBatch(rescan_roots=frozenset(Path(root) for root in roots))
-        if not batch.rescan_roots:
-            return
-        try:
-            self._on_changes(batch)
-        except Exception:
-            log.exception("the change sink failed on a rescan of %d roots", len(batch.rescan_roots))

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import inotify_simple
 import pytest
 
-from reloadd.daemon.backends import inotify_tree
 from reloadd.daemon.backends.inotify_backend import InotifyBackend
 from reloadd.daemon.backends.inotify_tree import InotifyTree
 from reloadd.protocol.errors import BackendError
@@ -37,14 +37,14 @@ def project(tmp_path: Path) -> Path:
 
 def _refuse(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int) -> None:
     """Make ``add_watch`` fail with ``code`` for ``folder`` (and only it)."""
-    real = inotify_tree.INotify.add_watch
+    real = inotify_simple.INotify.add_watch
 
     def add_watch(self: Any, path: str, mask: int) -> int:
         if path == str(folder):
             raise OSError(code, "refused in this test")
         return int(real(self, path, mask))
 
-    monkeypatch.setattr(inotify_tree.INotify, "add_watch", add_watch)
+    monkeypatch.setattr(inotify_simple.INotify, "add_watch", add_watch)
 
 
 def test_every_folder_is_watched_and_found(tree: InotifyTree, project: Path) -> None:
@@ -79,7 +79,7 @@ def test_no_inotify_instance_left_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     def no_instance(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(inotify_tree.INotify, "__init__", no_instance)
+    monkeypatch.setattr(inotify_simple.INotify, "__init__", no_instance)
     with pytest.raises(BackendError, match=r"no inotify instance left.*max_user_instances"):
         InotifyTree()
 
