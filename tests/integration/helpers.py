@@ -62,8 +62,8 @@ def files_written_meanwhile(folder: Path, limit: int = 100_000) -> Iterator[list
     """Another process creates ``folder/w0.py``, ``w1.py``... one a millisecond, during the block.
 
     Yields a list that holds, once the block ends, every file written (at most ``limit``,
-    see :func:`written_names`). A separate process, because a ``RustNotify`` holds this
-    process's GIL while it sets up its watches.
+    see :func:`written_names`). A separate process, because watchfiles' ``RustNotify``
+    holds this process's GIL while it sets up its watches.
     """
     written: list[Path] = []
     stop = folder / "stop.flag"
