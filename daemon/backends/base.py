@@ -22,9 +22,10 @@ class ChangeBatch:
     paths: frozenset[str] = frozenset()
     """Absolute paths of files (or folders) that were created, modified or removed."""
     rescan_roots: frozenset[Path] = frozenset()
-    """Roots under which changes may have been missed (Watchman restarted or recrawled, a
-    watcher failed): the daemon re-checks the files it tracks there and reports only those
-    whose size or mtime really changed."""
+    """Folders under which changes may have been missed (Watchman restarted or recrawled, a
+    watcher failed, a folder was moved away and only its name was reported): the daemon
+    re-checks the files it tracks there and reports only those whose size or mtime really
+    changed."""
 
 
 ChangeSink = Callable[[ChangeBatch], None]

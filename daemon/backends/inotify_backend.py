@@ -8,6 +8,10 @@ exists instead of watchfiles' ``RustNotify`` (still used on other systems, see
 :mod:`~reloadd.daemon.backends.watchfiles_backend`): ``RustNotify.watch()`` cannot block,
 and its thread woke every 5 ms to take the GIL, 1.1-1.3 % of a core for nothing.
 
+A folder renamed or moved out of a root is reported by inotify as the folder alone; the
+batch also names it in ``rescan_roots``, so that the daemon re-checks the files it
+tracks below the old name (gone from there, so changed).
+
 Batches: the first event opens a batch; it is reported once ``quiet_ms`` pass with no
 further event (an editor's write-rename save arrives within a millisecond), or at the
 latest ``debounce_ms`` after it opened, so a long burst is reported in pieces rather
@@ -45,6 +49,7 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
 from reloadd.daemon.backends.builtin_base import BuiltinBackendBase
@@ -162,6 +167,7 @@ class InotifyBackend(BuiltinBackendBase):
     def _read_until_done(self, reader: _Reader) -> None:
         """Gather events into batches and deliver them, until closed or no root is left."""
         pending: set[str] = set()
+        moved: set[str] = set()
         opened = 0.0
         ended: set[str] = set()
         overflow = False
@@ -182,13 +188,14 @@ class InotifyBackend(BuiltinBackendBase):
                     if events.paths and not pending:
                         opened = time.monotonic()
                     self._take(reader.tree, events, pending)
+                    moved |= events.moved_away
                     ended |= events.ended
                     overflow |= events.overflow
                     if pending and time.monotonic() - opened < self._debounce:
                         continue  # wait for a quiet moment
                     if not (pending or ended or overflow):
                         continue
-                self._deliver(pending)
+                self._deliver(pending, moved)
                 pending = set()
                 if ended or overflow:
                     why = OVERFLOWED if overflow else None
@@ -198,6 +205,7 @@ class InotifyBackend(BuiltinBackendBase):
             except Exception:
                 log.exception("the built-in watcher failed; watching every root afresh")
                 pending.clear()
+                moved.clear()
                 ended.clear()
                 overflow = False
                 if self._closing.wait(RETRY_DELAY):
@@ -222,14 +230,24 @@ class InotifyBackend(BuiltinBackendBase):
             except BackendError as exc:
                 log.error("%s; changes in %s are missed", exc, folder)
 
-    def _deliver(self, pending: set[str]) -> None:
+    def _deliver(self, pending: set[str], moved: set[str]) -> None:
+        """Report what the VCS hold lets through; a folder moved away among it as a rescan too.
+
+        inotify names only the folder, so the files tracked below its old name are
+        found by the daemon's rescan of it (and removed from ``moved`` once reported).
+        """
         with self._lock:
             roots = self._roots
         ready = self._hold.settle(pending, roots)
         if not ready:
             return
+        rescan = moved & ready
+        moved -= rescan
+        batch = ChangeBatch(
+            paths=frozenset(ready), rescan_roots=frozenset(Path(folder) for folder in rescan)
+        )
         try:
-            self._on_changes(ChangeBatch(paths=frozenset(ready)))
+            self._on_changes(batch)
         except Exception:
             log.exception("the change sink failed on a batch of %d paths", len(ready))
 

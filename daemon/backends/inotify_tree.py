@@ -62,6 +62,9 @@ class Events:
     """Absolute paths of the files and folders created, changed, moved or removed."""
     new_folders: list[str] = field(default_factory=list)
     """Folders created or moved in: not watched yet, and maybe already holding files."""
+    moved_away: set[str] = field(default_factory=set)
+    """Folders renamed or moved out: the files that were below them are gone from there,
+    but inotify names only the folder."""
     ended: set[str] = field(default_factory=set)
     """Watched folders that were removed or moved away: their watches are gone or stale."""
     overflow: bool = False
@@ -152,6 +155,7 @@ class InotifyTree:
                     if mask & (flags.CREATE | flags.MOVED_TO):
                         got.new_folders.append(path)
                     elif mask & flags.MOVED_FROM:
+                        got.moved_away.add(path)
                         # The watches below follow the folder to its new name; their
                         # events would be reported under the old one.
                         self._forget_locked(path)

@@ -414,7 +414,8 @@ def test_a_moved_folder_is_watched_under_its_new_name(
     backend.watch_roots([root], timeout=TIMEOUT)
     renamed = root / "renamed"
     os.rename(root / "pkg", renamed)
-    batches.wait_for_all(root / "pkg", renamed / "mod.py", renamed / "sub")
+    got = batches.wait_for_all(root / "pkg", renamed / "mod.py", renamed / "sub")
+    assert root / "pkg" in set().union(*(batch.rescan_roots for batch in got))
     batches.collect_for(QUIET)
     (renamed / "sub" / "deep.py").write_text("edited under the new name\n")
     [batch] = batches.wait_for_all(renamed / "sub" / "deep.py")

@@ -54,6 +54,19 @@ def test_created_and_deleted_files_are_reported(daemon: DaemonProcess, project: 
         expect_changes(client, new)
 
 
+def test_files_in_a_renamed_or_moved_out_folder_are_reported(
+    daemon: DaemonProcess, project: Path, tmp_path: Path
+) -> None:
+    # inotify names only the folder; the daemon must still tell of the files below it.
+    renamed, moved_out = make_files(project, "pkg/views.py", "lib/util.py")
+    with Client(project, name="web", spawn=False) as client:
+        client.watch(files=[renamed, moved_out])
+        os.rename(project / "pkg", project / "package")
+        expect_changes(client, renamed)
+        os.rename(project / "lib", tmp_path / "lib-elsewhere")
+        expect_changes(client, moved_out)
+
+
 def test_recursive_and_overlapping_globs(daemon: DaemonProcess, project: Path) -> None:
     page, nested, mo, py = make_files(
         project,
