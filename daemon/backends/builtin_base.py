@@ -26,6 +26,12 @@ from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.builtin")
 
+CLOSE_TIMEOUT = 5.0
+"""Seconds a built-in watcher's ``close()`` waits for all its threads together."""
+
+RETRY_DELAY = 1.0
+"""Seconds a built-in watcher waits after an unexpected error before trying again."""
+
 
 class BuiltinBackendBase(Backend):
     """A built-in watcher: its roots, its lock, its VCS hold; subclasses set roots up."""
@@ -80,6 +86,19 @@ class BuiltinBackendBase(Backend):
         """The roots watched now (none lies below another)."""
         with self._lock:
             return frozenset(Path(root) for root in self._roots)
+
+    @staticmethod
+    def _join(threads: Iterable[threading.Thread]) -> None:
+        """Wait for ``threads`` to end, at most :data:`CLOSE_TIMEOUT` for all (laggards logged)."""
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning(
+                    "the built-in watcher thread %r did not stop within %ss",
+                    thread.name,
+                    CLOSE_TIMEOUT,
+                )
 
     @abstractmethod
     def _add_roots(self, new: frozenset[str]) -> None:

@@ -52,7 +52,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
-from reloadd.daemon.backends.builtin_base import BuiltinBackendBase
+from reloadd.daemon.backends.builtin_base import RETRY_DELAY, BuiltinBackendBase
 from reloadd.daemon.backends.inotify_tree import Events, InotifyTree
 from reloadd.daemon.backends.nesting import outermost
 from reloadd.daemon.inbox import drain_pipe
@@ -60,16 +60,10 @@ from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.builtin")
 
-CLOSE_TIMEOUT = 5.0
-"""Seconds :meth:`InotifyBackend.close` waits for the reader thread."""
-
 HOLD_POLL = 0.1
 """Seconds between checks of a git/hg lock while changes are held back for it."""
 
 OVERFLOWED = "the inotify event queue overflowed; fs.inotify.max_queued_events bounds it"
-
-RETRY_DELAY = 1.0
-"""Seconds the reader waits after an unexpected error before watching afresh."""
 
 
 class _Reader:
@@ -135,11 +129,7 @@ class InotifyBackend(BuiltinBackendBase):
                 self._reader.wake()
             self._roots = frozenset()
             threads, self._threads = self._threads, []
-        deadline = time.monotonic() + CLOSE_TIMEOUT
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                log.warning("the built-in watcher thread did not stop within %ss", CLOSE_TIMEOUT)
+        self._join(threads)
 
     def _start_reader(self) -> _Reader:
         """A new reader with its thread running (lock held)."""

@@ -28,14 +28,11 @@ from collections.abc import Callable, Collection
 from watchfiles._rust_notify import RustNotify, WatchfilesRustInternalError
 
 from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
-from reloadd.daemon.backends.builtin_base import check_folder
+from reloadd.daemon.backends.builtin_base import RETRY_DELAY, check_folder
 from reloadd.daemon.backends.vcs_hold import VcsHold
 from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.builtin")
-
-RETRY_DELAY = 1.0
-"""Seconds a reader waits before retrying after an unexpected error."""
 
 _ADDED = 1
 _DELETED = 3

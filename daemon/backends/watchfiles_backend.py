@@ -61,18 +61,14 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
 from reloadd.daemon.backends.base import ChangeSink
-from reloadd.daemon.backends.builtin_base import BuiltinBackendBase
+from reloadd.daemon.backends.builtin_base import RETRY_DELAY, BuiltinBackendBase
 from reloadd.daemon.backends.nesting import is_covered, outermost
-from reloadd.daemon.backends.notify_reader import RETRY_DELAY, NotifyReader, open_notify
+from reloadd.daemon.backends.notify_reader import NotifyReader, open_notify
 from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.builtin")
-
-CLOSE_TIMEOUT = 5.0
-"""Seconds :meth:`WatchfilesBackend.close` waits for all reader threads together."""
 
 
 class WatchfilesBackend(BuiltinBackendBase):
@@ -118,15 +114,8 @@ class WatchfilesBackend(BuiltinBackendBase):
         with self._lock:
             readers, self._readers = self._readers, []
             self._reader, self._roots = None, frozenset()
-        deadline = time.monotonic() + CLOSE_TIMEOUT
+        self._join(reader.thread for reader in readers)
         for reader in readers:
-            reader.thread.join(max(0.0, deadline - time.monotonic()))
-            if reader.thread.is_alive():
-                log.warning(
-                    "the built-in watcher thread %r did not stop within %ss",
-                    reader.thread.name,
-                    CLOSE_TIMEOUT,
-                )
             reader.close_notify()
 
     def _replace(self, roots: frozenset[str]) -> None:
