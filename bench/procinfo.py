@@ -11,7 +11,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of ``pid`` (all its threads), in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
+
+
+def stat_cpu_seconds(stat_file: Path) -> float:
+    """User plus system CPU time from a ``/proc`` ``stat`` file (a process's or a thread's)."""
+    stat = stat_file.read_text()
     # Fields after "(comm)": state is field 3, utime 14 and stime 15 (1-based).
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.environment import BenchEnv
 from bench.lineup import LINEUP, shared_processes
-from bench.procinfo import CLOCK_TICKS, total_cpu_seconds
+from bench.procinfo import stat_cpu_seconds, total_cpu_seconds
 
 SERVERS = 8
 SIZE = 20_000
@@ -29,11 +29,11 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     for tid in os.listdir(f"/proc/{pid}/task"):
         task = Path(f"/proc/{pid}/task/{tid}")
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            name = (task / "comm").read_text().strip()
+            seconds[f"{(task / 'comm').read_text().strip()} {tid}"] = stat_cpu_seconds(
+                task / "stat"
+            )
         except OSError:  # the thread ended meanwhile
             continue
-        seconds[f"{name} {tid}"] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return seconds
 
 

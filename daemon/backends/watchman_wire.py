@@ -8,7 +8,6 @@ threads, subscriptions and reconnection of the backend live in
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from typing import Any
 
 import pywatchman
 
+from reloadd.daemon.backends.nesting import outermost
 from reloadd.protocol.errors import BackendError, WatchmanUnavailable
 
 log = logging.getLogger("reloadd.daemon.watchman")
@@ -129,9 +129,7 @@ def reduce_prefixes(prefixes: Iterable[str]) -> frozenset[str]:
     unique = set(prefixes)
     if "" in unique:
         return frozenset({""})
-    return frozenset(
-        p for p in unique if not any(p.startswith(other + os.sep) for other in unique if other != p)
-    )
+    return outermost(unique)
 
 
 def query_spec(prefixes: frozenset[str], since: str | None) -> dict[str, Any]:
