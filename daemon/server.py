@@ -22,11 +22,12 @@ import zmq
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch
 from reloadd.daemon.history import ChangeHistory
-from reloadd.daemon.inbox import Inbox, drain_pipe
+from reloadd.daemon.inbox import Inbox
 from reloadd.daemon.realpaths import RealPaths
 from reloadd.daemon.registry import ClientId, ClientRecord, Registry
 from reloadd.daemon.roots import is_covered, roots_to_add
 from reloadd.daemon.state_keeper import StateKeeper
+from reloadd.daemon.wakeup import drain_pipe
 from reloadd.protocol import (
     PROTOCOL_VERSION,
     BackendError,

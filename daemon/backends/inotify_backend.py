@@ -55,7 +55,7 @@ from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
 from reloadd.daemon.backends.builtin_base import RETRY_DELAY, BuiltinBackendBase
 from reloadd.daemon.backends.inotify_tree import Events, InotifyTree
 from reloadd.daemon.backends.nesting import outermost
-from reloadd.daemon.inbox import drain_pipe
+from reloadd.daemon.wakeup import drain_pipe
 from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.builtin")
