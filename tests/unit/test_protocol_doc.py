@@ -368,3 +368,11 @@ def test_internal_links_point_at_headings() -> None:
     links = re.findall(r"\]\(#([^)]+)\)", SPEC.read_text(encoding="utf-8"))
     assert links
     assert set(links) <= anchors
+
+
+def test_the_modules_the_spec_names_exist() -> None:
+    intro = SECTIONS[1].text  # under the title
+    named = re.findall(r"`(\w+\.py)`", intro)
+    assert len(named) >= 8
+    package = SPEC.parents[1] / "protocol"
+    assert [name for name in named if not (package / name).is_file()] == []
