@@ -9,13 +9,12 @@ is the only message the daemon sends unasked.
 from __future__ import annotations
 
 from enum import Enum
-from operator import itemgetter
 from typing import ClassVar
 
-from reloadd.protocol.errors import ErrorCode, ProtocolError, quote
+from reloadd.protocol.errors import ErrorCode, ProtocolError
 from reloadd.protocol.fields import Count, Heartbeat, HumanText, Pid, RequestId, UnixTime, Version
-from reloadd.protocol.globs import compile_glob
 from reloadd.protocol.limits import MAX_NAME_LENGTH
+from reloadd.protocol.paths import check_absolute, check_globs
 from reloadd.protocol.record import Record
 
 PROTOCOL_VERSION = 1
@@ -87,42 +86,6 @@ class Reply(Message):
     re: RequestId
 
 
-_first = itemgetter(0)
-
-
-def _check_absolute(paths: tuple[str, ...], what: str) -> None:
-    # The common case in two C loops: every first character is "/", and no NUL anywhere.
-    try:
-        starts = set(map(_first, paths))
-    except IndexError:  # an empty path: the loop below says so
-        starts = {""}
-    if starts <= {"/"} and "\0" not in "".join(paths):
-        return
-    for path in paths:
-        if not path.startswith("/"):
-            raise ProtocolError(
-                f"{what} must be absolute paths, got {quote(path)}", code=ErrorCode.BAD_FIELD
-            )
-        if "\0" in path:
-            raise ProtocolError(f"{what} must not contain NUL bytes", code=ErrorCode.BAD_FIELD)
-
-
-def _check_globs(globs: tuple[GlobSpec, ...]) -> None:
-    _check_absolute(tuple(glob.directory for glob in globs), "glob directories")
-    for glob in globs:
-        if not glob.pattern or glob.pattern.startswith("/") or "\0" in glob.pattern:
-            raise ProtocolError(
-                f"a glob pattern must be a non-empty relative pattern, got {quote(glob.pattern)}",
-                code=ErrorCode.BAD_FIELD,
-            )
-        if len(glob.pattern) > MAX_NAME_LENGTH:
-            raise ProtocolError(
-                f"a glob pattern must be at most {MAX_NAME_LENGTH} characters",
-                code=ErrorCode.BAD_FIELD,
-            )
-        compile_glob(glob.pattern)  # also refuses patterns that name nothing, such as "."
-
-
 class Hello(Request):
     """Client → daemon, first message: who is connecting and which protocol it speaks."""
 
@@ -176,8 +139,8 @@ class Watch(Request):
     """
 
     def check(self) -> None:
-        _check_absolute(self.files, "files")
-        _check_globs(self.globs)
+        check_absolute(self.files, "files")
+        check_globs(self.globs)
 
 
 class Unwatch(Request):
@@ -188,8 +151,8 @@ class Unwatch(Request):
     globs: tuple[GlobSpec, ...] = ()
 
     def check(self) -> None:
-        _check_absolute(self.files, "files")
-        _check_globs(self.globs)
+        check_absolute(self.files, "files")
+        check_globs(self.globs)
 
 
 class Watching(Reply):
@@ -230,7 +193,7 @@ class Saved(Request):
     """Absolute paths of the files written (or created, or deleted), as the editor knows them."""
 
     def check(self) -> None:
-        _check_absolute(self.paths, "saved files")
+        check_absolute(self.paths, "saved files")
 
 
 class Noted(Reply):
