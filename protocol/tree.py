@@ -83,7 +83,8 @@ def _check_items(
         elif kind not in _SCALARS:
             # msgpack decodes its timestamp extension (-1) itself, past the ext hook.
             raise ProtocolError(
-                f"{where}: msgpack extension types are not allowed (got {quote(item)})"
+                f"{where}: a {kind.__name__} is not a plain msgpack value (nil, boolean, number, "
+                "string, bin, array or map); msgpack extension types are not allowed"
             )
 
 
