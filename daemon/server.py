@@ -52,7 +52,7 @@ from reloadd.protocol import (
     Watch,
     Watching,
     Welcome,
-    decode,
+    decode_request,
     encode,
     request_id,
 )
@@ -221,7 +221,7 @@ class Daemon:
 
     def _handle(self, identity: ClientId, data: bytes) -> None:
         try:
-            message = decode(data)
+            message = decode_request(data)
             replies = self._answer(identity, message)
         except ProtocolError as exc:
             log.warning("refused a message from %s: %s", self._describe(identity), exc)

@@ -5,7 +5,14 @@ No sockets and no threads live here: messages (frozen records), the one
 rules that map a project to its root and endpoint.
 """
 
-from reloadd.protocol.codec import decode, decode_as, encode, request_id
+from reloadd.protocol.codec import (
+    decode,
+    decode_as,
+    decode_reply,
+    decode_request,
+    encode,
+    request_id,
+)
 from reloadd.protocol.errors import (
     BackendError,
     DaemonError,
@@ -38,6 +45,7 @@ from reloadd.protocol.messages import (
     Request,
     Role,
     Saved,
+    Side,
     Status,
     StatusReply,
     Stop,
@@ -79,6 +87,7 @@ __all__ = [
     "RequestRejected",
     "Role",
     "Saved",
+    "Side",
     "Status",
     "StatusReply",
     "Stop",
@@ -92,6 +101,8 @@ __all__ = [
     "__version__",
     "decode",
     "decode_as",
+    "decode_reply",
+    "decode_request",
     "encode",
     "request_id",
 ]

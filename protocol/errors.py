@@ -47,6 +47,17 @@ class ErrorCode(str, Enum):
     """The watch backend could not watch what was asked."""
 
 
+def quote(value: object, limit: int = 80) -> str:
+    """A short, safe rendering of an untrusted value for an error message.
+
+    A string is shown (its first ``limit`` characters, then ``…``); anything else by its
+    type only, so building a message never walks, or copies, a huge or deeply nested value.
+    """
+    if isinstance(value, str):
+        return repr(value[:limit]) + ("…" if len(value) > limit else "")
+    return f"a {type(value).__name__}"
+
+
 class ReloaddError(Exception):
     """Root of every error reloadd raises."""
 

@@ -14,7 +14,7 @@ import re
 from fnmatch import translate
 from functools import lru_cache
 
-from reloadd.protocol.errors import ErrorCode, ProtocolError
+from reloadd.protocol.errors import ErrorCode, ProtocolError, quote
 
 
 class GlobPattern:
@@ -26,7 +26,7 @@ class GlobPattern:
         parts = [part for part in pattern.split("/") if part not in ("", ".")]
         if not parts or pattern.startswith("/"):
             raise ProtocolError(
-                f"a glob pattern must be a non-empty relative pattern, got {pattern!r}",
+                f"a glob pattern must be a non-empty relative pattern, got {quote(pattern)}",
                 code=ErrorCode.BAD_FIELD,
             )
         self.pattern = pattern

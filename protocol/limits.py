@@ -1,14 +1,30 @@
-"""The protocol's named limits; the daemon enforces them and ``docs/protocol.md`` lists them."""
+"""The protocol's named limits; the decoder and the daemon enforce them and ``docs/protocol.md`` lists them.
+
+The limits on one message (its size, strings, arrays, maps, nesting and numbers) hold
+for every value in it, known field or not, and are checked by the one decoder on both
+sides; :func:`reloadd.protocol.encode` refuses to produce a message the other side
+would refuse. The others (per client, per daemon) are the daemon's.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import Final
 
 MAX_MESSAGE_BYTES: Final = 8 * 1024 * 1024
 """Largest encoded message either side accepts (8 MiB)."""
 
 MAX_PATHS_PER_MESSAGE: Final = 50_000
-"""Most paths one ``watch``/``unwatch``/``saved`` message may carry; clients send more in batches."""
+"""Most items in one array of a message (the paths of a ``watch``, ``unwatch`` or ``saved``,
+or any other array); clients send more paths in batches."""
+
+MAX_MAP_ITEMS: Final = 256
+"""Most entries in one map of a message: the message itself, a ``status_reply`` client, or
+a map in a field the reader does not know."""
+
+MAX_NESTING_DEPTH: Final = 16
+"""Most levels of arrays and maps, one inside the other, in a message; the message map itself
+is level 1 (a ``watch``'s globs reach level 3)."""
 
 MAX_FILES_PER_CLIENT: Final = 200_000
 """Most files one client may have registered at once."""
@@ -20,10 +36,37 @@ MAX_CLIENTS: Final = 256
 """Most clients one daemon serves at once."""
 
 MAX_PATH_LENGTH: Final = 4096
-"""Longest path, in characters (Linux's PATH_MAX)."""
+"""Longest string anywhere in a message, in characters (Linux's PATH_MAX)."""
 
 MAX_NAME_LENGTH: Final = 256
 """Longest client name, pattern or other short string."""
 
 MAX_CHANGED_PATHS: Final = 10_000
 """Most paths one ``changed`` notification lists; beyond, ``truncated`` is set."""
+
+MAX_REQUEST_ID: Final = 2**53 - 1
+"""Largest request ``id`` (and ``re``); ids are 0 or more. 2**53 - 1 is the largest integer a
+float64 holds exactly, so a peer written in any language (JavaScript included) reads it."""
+
+MAX_COUNT: Final = 2**53 - 1
+"""Largest count a reply carries (files, globs, clients notified, paths recorded); counts are
+0 or more."""
+
+MAX_PROTOCOL_VERSION: Final = 65_535
+"""Largest ``protocol`` number a message may carry; versions start at 1. A peer that sends
+another version within 1 to this limit is answered ``version_mismatch``."""
+
+MAX_PID: Final = 2**22 if sys.platform.startswith("linux") else 2**31 - 1
+"""Largest process id a message may carry; pids are 1 or more. On Linux 2**22 (4194304), the
+ceiling of ``/proc/sys/kernel/pid_max``; elsewhere 2**31 - 1, the largest a C ``pid_t`` holds,
+so ``os.kill(pid, 0)`` never overflows."""
+
+MAX_TIMESTAMP: Final = 253_402_300_799.0
+"""Latest Unix time a message may carry (9999-12-31 23:59:59 UTC, the last second
+``datetime`` represents); times are finite and 0 or later."""
+
+MIN_HEARTBEAT: Final = 0.01
+"""Shortest ``heartbeat`` a ``welcome`` may give, in seconds."""
+
+MAX_HEARTBEAT: Final = 3600.0
+"""Longest ``heartbeat`` a ``welcome`` may give, in seconds."""

@@ -12,12 +12,22 @@ from enum import Enum
 from typing import ClassVar
 
 from reloadd.protocol.errors import ErrorCode, ProtocolError
-from reloadd.protocol.globs import compile_glob
+from reloadd.protocol.fields import Count, Heartbeat, HumanText, Pid, RequestId, UnixTime, Version
 from reloadd.protocol.limits import MAX_NAME_LENGTH
+from reloadd.protocol.paths import check_absolute, check_globs
 from reloadd.protocol.record import Record
 
 PROTOCOL_VERSION = 1
 """The version of the wire protocol this code speaks; bumped on any incompatible change."""
+
+
+class Side(str, Enum):
+    """Which end of a connection sends a message type (its ``SENT_BY``)."""
+
+    CLIENT = "client"
+    """Dev servers, editors, the command line: the ``DEALER`` end."""
+    DAEMON = "daemon"
+    """The daemon: the ``ROUTER`` end."""
 
 
 class Role(str, Enum):
@@ -42,11 +52,11 @@ class ClientInfo(Record):
     """One client as the daemon's ``status`` reply describes it."""
 
     name: str
-    pid: int
+    pid: Pid
     role: Role
-    files: int
-    globs: int
-    connected_at: float
+    files: Count
+    globs: Count
+    connected_at: UnixTime
     connected: bool = True
     """False while the daemon keeps the registration of a client that left (its grace period)."""
 
@@ -55,6 +65,8 @@ class Message(Record):
     """Base of every message; ``TYPE`` is the value of the ``type`` field on the wire."""
 
     TYPE: ClassVar[str] = ""
+    SENT_BY: ClassVar[Side]
+    """The side that sends this message type; the other side refuses it as ``unexpected``."""
 
     def check(self) -> None:
         """Raise :class:`ProtocolError` if the fields are well-typed but their values are not valid."""
@@ -63,50 +75,24 @@ class Message(Record):
 class Request(Message):
     """A client → daemon message that expects a reply carrying its ``id`` as ``re``."""
 
-    id: int
+    SENT_BY: ClassVar[Side] = Side.CLIENT
+    id: RequestId
 
 
 class Reply(Message):
     """A daemon → client answer to the request whose ``id`` it carries as ``re``."""
 
-    re: int
-
-
-def _check_absolute(paths: tuple[str, ...], what: str) -> None:
-    if all(path.startswith("/") for path in paths) and "\0" not in "".join(paths):
-        return  # the common case, in two passes over C loops
-    for path in paths:
-        if not path.startswith("/"):
-            raise ProtocolError(
-                f"{what} must be absolute paths, got {path[:80]!r}", code=ErrorCode.BAD_FIELD
-            )
-        if "\0" in path:
-            raise ProtocolError(f"{what} must not contain NUL bytes", code=ErrorCode.BAD_FIELD)
-
-
-def _check_globs(globs: tuple[GlobSpec, ...]) -> None:
-    _check_absolute(tuple(glob.directory for glob in globs), "glob directories")
-    for glob in globs:
-        if not glob.pattern or glob.pattern.startswith("/") or "\0" in glob.pattern:
-            raise ProtocolError(
-                f"a glob pattern must be a non-empty relative pattern, got {glob.pattern!r}",
-                code=ErrorCode.BAD_FIELD,
-            )
-        if len(glob.pattern) > MAX_NAME_LENGTH:
-            raise ProtocolError(
-                f"a glob pattern must be at most {MAX_NAME_LENGTH} characters",
-                code=ErrorCode.BAD_FIELD,
-            )
-        compile_glob(glob.pattern)  # also refuses patterns that name nothing, such as "."
+    SENT_BY: ClassVar[Side] = Side.DAEMON
+    re: RequestId
 
 
 class Hello(Request):
     """Client → daemon, first message: who is connecting and which protocol it speaks."""
 
     TYPE: ClassVar[str] = "hello"
-    protocol: int
+    protocol: Version
     name: str
-    pid: int
+    pid: Pid
     role: Role = Role.SERVER
 
     def check(self) -> None:
@@ -114,21 +100,19 @@ class Hello(Request):
             raise ProtocolError(
                 f"name must be 1 to {MAX_NAME_LENGTH} characters", code=ErrorCode.BAD_FIELD
             )
-        if self.pid <= 0:
-            raise ProtocolError("pid must be a positive integer", code=ErrorCode.BAD_FIELD)
 
 
 class Welcome(Reply):
     """Daemon → client, the reply to ``hello``: which daemon this is."""
 
     TYPE: ClassVar[str] = "welcome"
-    protocol: int
+    protocol: Version
     instance: str
     """A fresh random id per daemon run: a new value means the daemon restarted."""
     root: str
     backend: str
-    pid: int
-    heartbeat: float = 2.0
+    pid: Pid
+    heartbeat: Heartbeat = 2.0
     """Seconds between the client's ``ping``s; a client silent for several is dropped."""
     registration: str = ""
     """The digest of the registration this client took back (it restarted within its grace
@@ -145,7 +129,7 @@ class Watch(Request):
     unchanged: bool = False
     """The client's registration is the one it took back (the digests in ``welcome`` matched):
     keep it, add ``files`` and ``globs`` if any, and apply ``since`` to all of it."""
-    since: float = 0.0
+    since: UnixTime = 0.0
     """Also report changes to these files made after this Unix time, as soon as they are watched.
 
     A dev server sends its process's start time with its first watch set, so
@@ -155,8 +139,8 @@ class Watch(Request):
     """
 
     def check(self) -> None:
-        _check_absolute(self.files, "files")
-        _check_globs(self.globs)
+        check_absolute(self.files, "files")
+        check_globs(self.globs)
 
 
 class Unwatch(Request):
@@ -167,8 +151,8 @@ class Unwatch(Request):
     globs: tuple[GlobSpec, ...] = ()
 
     def check(self) -> None:
-        _check_absolute(self.files, "files")
-        _check_globs(self.globs)
+        check_absolute(self.files, "files")
+        check_globs(self.globs)
 
 
 class Watching(Reply):
@@ -178,9 +162,9 @@ class Watching(Reply):
     """
 
     TYPE: ClassVar[str] = "watching"
-    files: int
+    files: Count
     """How many files the client has registered now."""
-    globs: int
+    globs: Count
     """How many globs the client has registered now."""
 
 
@@ -188,10 +172,11 @@ class Changed(Message):
     """Daemon → client, unasked: registered files changed (one message per burst)."""
 
     TYPE: ClassVar[str] = "changed"
+    SENT_BY: ClassVar[Side] = Side.DAEMON
     paths: tuple[str, ...]
     truncated: bool = False
     """True when more paths changed than ``MAX_CHANGED_PATHS``; treat as 'reload everything'."""
-    at: float = 0.0
+    at: UnixTime = 0.0
     """When the daemon saw the last of these changes (Unix time): a reconnecting client's ``since``."""
 
 
@@ -208,16 +193,16 @@ class Saved(Request):
     """Absolute paths of the files written (or created, or deleted), as the editor knows them."""
 
     def check(self) -> None:
-        _check_absolute(self.paths, "saved files")
+        check_absolute(self.paths, "saved files")
 
 
 class Noted(Reply):
     """Daemon → client, the reply to ``saved``: sent once the clients concerned were told."""
 
     TYPE: ClassVar[str] = "noted"
-    notified: int
+    notified: Count
     """How many clients were sent a ``changed`` message because of this report."""
-    recorded: int
+    recorded: Count
     """How many of the paths had changed since the daemon last saw them (0: its watcher, or
     an earlier report, was first)."""
 
@@ -234,11 +219,11 @@ class StatusReply(Reply):
     TYPE: ClassVar[str] = "status_reply"
     root: str
     endpoint: str
-    pid: int
+    pid: Pid
     backend: str
-    protocol: int
+    protocol: Version
     instance: str
-    started_at: float
+    started_at: UnixTime
     watched_roots: tuple[str, ...]
     clients: tuple[ClientInfo, ...]
 
@@ -273,18 +258,25 @@ class Stopping(Reply):
 
 
 class Bye(Message):
-    """Client → daemon: this client is closing; forget its registration. No reply."""
+    """Client → daemon: this client is closing. No reply.
+
+    The daemon stops sending to it and keeps its registration for the grace period, for a
+    new process of the same client (same ``name`` and ``role``) to take back; only then is
+    it forgotten.
+    """
 
     TYPE: ClassVar[str] = "bye"
+    SENT_BY: ClassVar[Side] = Side.CLIENT
 
 
 class Error(Message):
     """Daemon → client: a request (``re``, or none if it could not be read) was refused."""
 
     TYPE: ClassVar[str] = "error"
-    re: int | None
+    SENT_BY: ClassVar[Side] = Side.DAEMON
+    re: RequestId | None
     code: ErrorCode
-    message: str
+    message: HumanText
     """What went wrong and what to do, for a human."""
 
 

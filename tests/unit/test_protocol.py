@@ -46,6 +46,8 @@ from reloadd.protocol.limits import (
     MAX_NAME_LENGTH,
     MAX_PATH_LENGTH,
     MAX_PATHS_PER_MESSAGE,
+    MAX_REQUEST_ID,
+    MAX_TIMESTAMP,
 )
 
 M = TypeVar("M", bound=Message)
@@ -255,10 +257,11 @@ def test_non_msgpack_bytes_are_a_bad_message(data: bytes) -> None:
     refused(data, ErrorCode.BAD_MESSAGE)
 
 
-def test_too_deep_nesting_is_a_bad_message() -> None:
+def test_nesting_too_deep_for_msgpack_exceeds_the_limit() -> None:
     head = pack({"type": "status", "id": 1})
     deep = bytes([head[0] + 1]) + head[1:] + b"\xa1x" + b"\x91" * 5000 + b"\x00"
-    refused(deep, ErrorCode.BAD_MESSAGE)
+    error = refused(deep, ErrorCode.LIMIT_EXCEEDED)
+    assert "MAX_NESTING_DEPTH" in str(error)
 
 
 @pytest.mark.parametrize("value", [[1, 2], "status", 7, None, True, b"\x81"], ids=repr)
@@ -506,11 +509,18 @@ def test_too_many_items_exceed_the_limit() -> None:
 
 
 def padded_status(size: int) -> bytes:
-    """A valid ``status`` of exactly ``size`` bytes, padded with an unknown field."""
-    probe = len(pack({"type": "status", "id": 1, "pad": "x" * 70_000})) - 70_000
-    data = pack({"type": "status", "id": 1, "pad": "x" * (size - probe)})
-    assert len(data) == size
-    return data
+    """A valid ``status`` of exactly ``size`` bytes, padded with strings in an unknown field."""
+    longest = "x" * MAX_PATH_LENGTH
+    for full in range(size // len(pack(longest)) + 1, 0, -1):
+        # The padding's last string is empty here: find the length that makes up the rest.
+        base = len(pack({"type": "status", "id": 1, "pad": [*[longest] * (full - 1), ""]}))
+        for rest in range(MAX_PATH_LENGTH + 1):
+            if base - 1 + len(pack("x" * rest)) == size:
+                pad = [*[longest] * (full - 1), "x" * rest]
+                data = pack({"type": "status", "id": 1, "pad": pad})
+                assert len(data) == size
+                return data
+    raise AssertionError(f"no padding gives {size} bytes")
 
 
 def test_a_message_of_the_largest_size_is_accepted() -> None:
@@ -549,10 +559,14 @@ def test_msgpack_extension_types_are_a_bad_message(raw: dict[str, Any]) -> None:
     assert "extension" in str(error)
 
 
-def test_a_timestamp_extension_is_refused_where_a_field_is_expected() -> None:
+def test_a_timestamp_extension_is_refused_like_any_other() -> None:
     # msgpack decodes its predefined timestamp type (-1) itself, without the ext hook.
-    refused(pack({"type": "status", "id": msgpack.Timestamp(1, 0)}), ErrorCode.BAD_FIELD)
-    refused(watch(since=msgpack.Timestamp(1, 0)), ErrorCode.BAD_FIELD)
+    for data in (
+        pack({"type": "status", "id": msgpack.Timestamp(1, 0)}),
+        watch(since=msgpack.Timestamp(1, 0)),
+        pack({"type": "status", "id": 1, "future": [{"at": msgpack.Timestamp(1, 0)}]}),
+    ):
+        assert "extension" in str(refused(data, ErrorCode.BAD_MESSAGE))
 
 
 # -- request_id -------------------------------------------------------------------------------
@@ -566,15 +580,23 @@ def test_a_timestamp_extension_is_refused_where_a_field_is_expected() -> None:
         (pack({"id": 9}), 9),
         (pack({"type": "status", "id": 10, 3: "int key"}), 10),
         (pack({"type": "status", "id": 0}), 0),
-        (pack({"type": "status", "id": -3}), -3),
+        (pack({"type": "status", "id": MAX_REQUEST_ID}), MAX_REQUEST_ID),
+        (pack({"type": "status", "id": -3}), None),  # not a valid id: an error may not carry it
+        (pack({"type": "status", "id": MAX_REQUEST_ID + 1}), None),
+        (pack({"type": "status", "id": 2**64 - 1}), None),
         (pack({"type": "status", "id": True}), None),
         (pack({"type": "status", "id": "11"}), None),
         (pack({"type": "status", "id": 1.0}), None),
         (pack({"type": "status"}), None),
         (pack([{"id": 12}]), None),
-        (pack({"id": 13, "x": msgpack.ExtType(1, b"")}), None),
-        (b"\x82\xa2id\x0e\x91\x91\x00\x01", None),  # a list as a map key
-        (b"\x82\xa2id\x0f", None),  # cut short
+        (pack({"id": 13, "x": msgpack.ExtType(1, b"")}), 13),  # an extension elsewhere
+        (pack({"x": msgpack.ExtType(1, b""), "id": 13}), 13),
+        (pack({"id": msgpack.ExtType(1, b"")}), None),
+        (pack({"id": 13, "x": msgpack.Timestamp(1, 0)}), 13),
+        (b"\x82\xa2id\x0e\x91\x91\x00\x01", 14),  # a list as a map key, after the id
+        (b"\x82\xa2id\x0f", 15),  # cut short after the id
+        (b"\x82\xa2id\x10\xa1x" + b"\x91" * 5000 + b"\x00", 16),  # nested too deep elsewhere
+        (b"\x82\xa2id\x12\xa1x\xa2\xff\xfe", 18),  # a str that is not UTF-8, elsewhere
         (b"\xc1", None),
         (b"", None),
     ],
@@ -647,8 +669,8 @@ def test_decode_of_arbitrary_maps_only_raises_protocol_error(
         st.text(min_size=1, max_size=40).map(lambda s: "/" + s.replace("\0", "")), max_size=20
     ),
     pattern=st.sampled_from(["*", "**", "**/*.py", "a/**/b", "[ab]?.txt"]),
-    request=st.integers(min_value=-(2**63), max_value=2**64 - 1),
-    since=st.floats(allow_nan=False),
+    request=st.integers(min_value=0, max_value=MAX_REQUEST_ID),
+    since=st.floats(min_value=0.0, max_value=MAX_TIMESTAMP),
 )
 def test_valid_watch_messages_round_trip(
     files: list[str], pattern: str, request: int, since: float
