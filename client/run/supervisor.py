@@ -32,6 +32,7 @@ from reloadd.client.run.child import Child
 from reloadd.client.run.options import RunError, RunOptions, describe_command
 from reloadd.client.run.reports import ReportSocket
 from reloadd.client.run.sockets import SocketSpec, bind, shim_command
+from reloadd.client.run.wakeup import Wakeup
 from reloadd.client.run.watcher import Changes, Watcher, WatcherStopped
 from reloadd.protocol import Role
 
@@ -93,16 +94,15 @@ class Supervisor:
                 self._make_client, globs=self.options.watch.globs, files=self.options.watch.files
             )
             stack.callback(self.watcher.stop)
-            wake_read, wake_write = os.pipe()
-            stack.callback(os.close, wake_read)
-            stack.callback(os.close, wake_write)
-            os.set_blocking(wake_read, False)
-            os.set_blocking(wake_write, False)
-            stack.callback(self._restore_signal_handlers, self._install_signal_handlers(wake_write))
+            wakeup = Wakeup()
+            stack.callback(wakeup.close)
+            stack.callback(
+                self._restore_signal_handlers, self._install_signal_handlers(wakeup.write_fd)
+            )
             selector = stack.enter_context(selectors.DefaultSelector())
             selector.register(self.reports, selectors.EVENT_READ)
             selector.register(self.watcher, selectors.EVENT_READ)
-            selector.register(wake_read, selectors.EVENT_READ, "signal")
+            selector.register(wakeup, selectors.EVENT_READ, "signal")
             self.watcher.start()
             try:
                 self._spawn()
@@ -119,18 +119,18 @@ class Supervisor:
                 f"running {self.label} (pid {self.child.pid}); it restarts when one of its "
                 "files changes (Ctrl+C stops it)"
             )
-            status = self._loop(selector, wake_read)
+            status = self._loop(selector, wakeup)
         return status
 
     def _stop_leftovers(self) -> None:
         if self.child is not None and (self.child.poll() is None or self.child.group_alive()):
             self._stop_child()
 
-    def _loop(self, selector: selectors.BaseSelector, wake_read: int) -> int:
+    def _loop(self, selector: selectors.BaseSelector, wakeup: Wakeup) -> int:
         while True:
             for key, _ in selector.select(self._select_timeout()):
                 if key.data == "signal":
-                    _drain_pipe(wake_read)
+                    wakeup.clear()
             signals = self._signals
             self._signals = []  # a signal arriving from now on lands in the new list
             stops = [signal.Signals(signum) for signum in signals if signum in _STOP_SIGNALS]
@@ -337,14 +337,6 @@ def _how_it_ended(code: int) -> str:
 def _address(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _drain_pipe(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
 
 
 def run(options: RunOptions) -> int:

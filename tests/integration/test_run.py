@@ -9,32 +9,25 @@ supervisor's group and every child's group by pid.
 
 from __future__ import annotations
 
-import http.client
 import os
-import re
 import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
 from reloadd.client import Client, Role
 from tests.daemon_process import DaemonProcess
+from tests.integration.dev_server import (
+    RESPONSE_TIMEOUT,
+    VENV_BIN,
+    StartRun,
+    get,
+    live_group_members,
+    set_greeting,
+)
 from tests.integration.helpers import QUIET_PERIOD
-
-RESPONSE_TIMEOUT = 30.0
-"""Seconds to wait for an expected response (the first registration makes the daemon crawl
-the standard library and site-packages)."""
-
-STOP_TIMEOUT = 10.0
-
-VENV_BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -108,187 +101,6 @@ def write_app(project: Path, source: str = HTTP_APP, text: str = "v1") -> None:
     (project / "app.py").write_text(source)
     set_greeting(project, text)
     (project / "unrelated.py").write_text("X = 1\n")
-
-
-def set_greeting(project: Path, text: str) -> None:
-    """Rewrite ``greeting.py`` so that the app answers ``text``."""
-    (project / "greeting.py").write_text(f"TEXT = {text!r}\n")
-
-
-def free_port() -> int:
-    """A TCP port free right now on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# -- the supervisor as a subprocess ---------------------------------------------------------------
-
-
-class Run:
-    """A dev-server process in ``project`` (``reloadd run ...`` or the app itself), logging to a file."""
-
-    def __init__(self, project: Path, log_path: Path, argv: list[str], port: int) -> None:
-        self.project = project
-        self.log_path = log_path
-        self.argv = argv
-        self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @classmethod
-    def supervisor(
-        cls, project: Path, log_path: Path, options: list[str], command: list[str], port: int
-    ) -> Run:
-        """``reloadd run --root PROJECT [OPTIONS] -- COMMAND``."""
-        argv = [sys.executable, "-m", "reloadd.client.cli", "run", "--root", str(project)]
-        return cls(project, log_path, [*argv, *options, "--", *command], port)
-
-    def start(self, **env: str) -> Run:
-        """Start the supervisor in its own session."""
-        environment = dict(os.environ, PORT=str(self.port), **env)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.argv,
-                cwd=self.project,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    @property
-    def url(self) -> str:
-        """The app's address."""
-        return f"http://127.0.0.1:{self.port}/"
-
-    def log(self) -> str:
-        """What the supervisor and its children printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def starts(self) -> list[int]:
-        """The pids of the children started so far, in order."""
-        path = self.project / "starts.log"
-        if not path.exists():
-            return []
-        return [int(line) for line in path.read_text().split()]
-
-    def wait_for_log(self, pattern: str, timeout: float = RESPONSE_TIMEOUT) -> re.Match[str]:
-        """Wait until the log matches ``pattern`` (a regular expression); return the match."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(pattern, self.log())
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                pytest.fail(f"{pattern!r} did not appear in the log:\n{self.log()}")
-            time.sleep(0.02)
-
-    def wait_for_starts(self, count: int, timeout: float = RESPONSE_TIMEOUT) -> list[int]:
-        """Wait until ``count`` children have started."""
-        deadline = time.monotonic() + timeout
-        while len(self.starts()) < count:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{len(self.starts())} starts, expected {count}:\n{self.log()}")
-            time.sleep(0.02)
-        return self.starts()
-
-    def wait_for_response(self, expected: str, timeout: float = RESPONSE_TIMEOUT) -> str:
-        """Request the app until its answer starts with ``expected``; return the whole answer."""
-        deadline = time.monotonic() + timeout
-        answer = None
-        while time.monotonic() < deadline:
-            answer = get(self.url)
-            if answer is not None and answer.startswith(expected):
-                return answer
-            time.sleep(0.05)
-        pytest.fail(f"the app answered {answer!r}, not {expected!r}:\n{self.log()}")
-
-    def signal(self, signum: int) -> None:
-        """Send a signal to the supervisor."""
-        assert self.process is not None
-        self.process.send_signal(signum)
-
-    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
-        """Wait for the supervisor to exit; return its status."""
-        assert self.process is not None
-        return self.process.wait(timeout)
-
-    def stop(self) -> None:
-        """Stop the process's group and, whatever happened, every child's process group."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(STOP_TIMEOUT)
-        groups = [self.process.pid] if self.process is not None else []
-        for pgid in [*groups, *self.starts()]:
-            if live_group_members(pgid):
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-
-def get(url: str, timeout: float = 5.0) -> str | None:
-    """The body of a GET, or None if the server cannot be reached or fails."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return str(response.read().decode())
-    except (OSError, http.client.HTTPException):  # refused, reset, or cut off by a restart
-        return None
-
-
-def live_group_members(pgid: int) -> list[int]:
-    """The pids of the live (not zombie) processes in process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
-
-
-@pytest.fixture
-def runs(tmp_path: Path) -> Iterator[list[Run]]:
-    """Supervisors started by a test; all stopped (with their children) afterwards."""
-    started: list[Run] = []
-    yield started
-    for run in started:
-        run.stop()
-
-
-class StartRun(Protocol):
-    """The type of the ``start_run`` fixture."""
-
-    def __call__(self, command: list[str], *options: str, **env: str) -> Run: ...
-
-
-@pytest.fixture
-def start_run(runs: list[Run], project: Path, tmp_path: Path) -> StartRun:
-    """``start_run(command, *options, **env)`` starts ``reloadd run`` in the project.
-
-    ``{port}`` in the command stands for a free port, which the app also finds in ``$PORT``.
-    """
-
-    def start(command: list[str], *options: str, **env: str) -> Run:
-        port = free_port()
-        command = [part.replace("{port}", str(port)) for part in command]
-        run = Run.supervisor(
-            project, tmp_path / f"run-{len(runs)}.log", list(options), command, port
-        )
-        runs.append(run)
-        return run.start(**env)
-
-    return start
 
 
 PYTHON_APP = [sys.executable, "app.py"]

@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_process import DaemonProcess
-from tests.integration import test_run
+from tests.integration.dev_server import (
+    VENV_BIN,
+    Run,
+    StartRun,
+    set_greeting,
+)
 from tests.integration.helpers import QUIET_PERIOD
-from tests.integration.test_run import VENV_BIN, Run, StartRun, free_port, set_greeting
-
-runs = test_run.runs
-"""The fixture of ``test_run``: processes started by a test, all stopped afterwards."""
-
-start_run = test_run.start_run
-"""The fixture of ``test_run``: start ``reloadd run`` in the project."""
+from tests.net import free_port
 
 
 @pytest.fixture
