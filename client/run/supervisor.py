@@ -29,6 +29,7 @@ from typing import TextIO
 from reloadd.client.connection import Client
 from reloadd.client.polling import written_at
 from reloadd.client.run.child import Child
+from reloadd.client.run.command import check_command, how_it_ended, shell_status
 from reloadd.client.run.options import RunError, RunOptions, describe_command
 from reloadd.client.run.reports import ReportSocket
 from reloadd.client.run.sockets import SocketSpec, bind, shim_command
@@ -54,6 +55,9 @@ QUICK_EXIT = 1.0
 
 NO_FILES_WARNING = 3.0
 """Seconds after which a child that reported no file, with no --watch given, is warned about."""
+
+IDLE_EXIT_NOTE = "exits by itself after 30 minutes without clients; 'reloadd stop' ends it now"
+"""What becomes of a daemon that ``reloadd run`` started for a command that could not run."""
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -85,7 +89,11 @@ class Supervisor:
 
     def run(self) -> int:
         """Run until SIGINT, SIGTERM or SIGHUP, then return 0 (or the child's status when
-        nothing could restart it, 1 when watching failed)."""
+        nothing can restart it, 127 or 126 when the command cannot run, 1 when watching failed)."""
+        cannot_run = check_command(self.options.command, cwd=self.options.cwd)
+        if cannot_run is not None:  # said before any daemon is started for it
+            self._say(cannot_run.reason)
+            return cannot_run.status
         status = 1
         with contextlib.ExitStack() as stack:
             self.sockets = [stack.enter_context(self._bind(spec)) for spec in self.options.sockets]
@@ -108,8 +116,8 @@ class Supervisor:
                 self._spawn()
             except OSError as exc:
                 raise RunError(
-                    f"cannot run {self.options.command[0]!r}: {exc.strerror or exc}; "
-                    "check the command and PATH"
+                    f"cannot run {self.options.command[0]!r}: {exc.strerror or exc}; check the "
+                    f"command and PATH (the project's daemon, if this started it, {IDLE_EXIT_NOTE})"
                 ) from exc
             stack.callback(self._stop_leftovers)
             assert self.child is not None
@@ -228,10 +236,10 @@ class Supervisor:
         self._read_reports()
         if not self.known and not self.options.watch:
             self._say(
-                f"{self.label} {_how_it_ended(code)}; it reported no imported file and no "
+                f"{self.label} {how_it_ended(code)}; it reported no imported file and no "
                 "--watch was given, so nothing can restart it"
             )
-            return code if code > 0 else 1
+            return shell_status(code)
         self.waiting = True
         if code == RESTART_EXIT_CODE:
             self._say(
@@ -240,7 +248,7 @@ class Supervisor:
             )
         where = f" (the traceback ends in {', '.join(self._show(p) for p in self.failed)})"
         self._say(
-            f"{self.label} {_how_it_ended(code)} after {child.uptime():.1f} s"
+            f"{self.label} {how_it_ended(code)} after {child.uptime():.1f} s"
             f"{where if self.failed else ''}; waiting for a change to one of its "
             f"{len(self.known)} files{' or --watch globs' if self.options.watch else ''} "
             "to start it again"
@@ -323,15 +331,6 @@ class Supervisor:
 
     def _say(self, text: str) -> None:
         print(f"reloadd: {text}", file=self.out, flush=True)
-
-
-def _how_it_ended(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
 
 
 def _address(sock: socket.socket) -> str:

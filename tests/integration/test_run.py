@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from reloadd.client import Client, Role
+from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
 from tests.integration.dev_server import (
     RESPONSE_TIMEOUT,
@@ -328,5 +329,47 @@ def test_a_command_that_cannot_run_is_reported(
     daemon: DaemonProcess, project: Path, start_run: StartRun
 ) -> None:
     run = start_run(["./no-such-command"])
-    assert run.wait() == 1
+    assert run.wait() == 127
     assert "cannot run './no-such-command'" in run.log()
+
+
+@pytest.mark.parametrize("options", [[], ["--socket", "127.0.0.1:0"]])
+def test_a_command_not_found_exits_127_in_one_line_and_starts_no_daemon(
+    project: Path, start_run: StartRun, options: list[str]
+) -> None:
+    run = start_run(["no-such-command-here", "--port", "1"], *options)
+    assert run.wait() == 127, run.log()
+    lines = run.log().splitlines()
+    assert lines == [
+        "reloadd: cannot run 'no-such-command-here': command not found "
+        "(no such program on PATH); check its name"
+    ]
+    endpoint = endpoint_for(project)
+    assert not endpoint.log_path.exists(), "no daemon was started for a command that cannot run"
+    assert not endpoint.socket_path.exists()
+
+
+@pytest.mark.parametrize(("script", "status"), [("true", 0), ("exit 7", 7), ("kill -9 $$", 137)])
+def test_a_command_that_nothing_can_restart_exits_with_its_status(
+    daemon: DaemonProcess, project: Path, start_run: StartRun, script: str, status: int
+) -> None:
+    run = start_run(["sh", "-c", script])
+    assert run.wait() == status, run.log()
+    assert "nothing can restart it" in run.log()
+
+
+def test_a_child_that_exits_0_by_itself_waits_for_a_change_like_a_crash(
+    daemon: DaemonProcess, project: Path, start_run: StartRun
+) -> None:
+    write_app(project)
+    (project / "app.py").write_text(
+        "import os\nimport greeting\n"
+        "with open('starts.log', 'a') as log:\n"
+        "    log.write(f'{os.getpid()}\\n')\n"
+    )
+    run = start_run(PYTHON_APP)
+    run.wait_for_log(r"python app\.py exited with code 0 after .*; waiting for a change")
+    assert run.process is not None and run.process.poll() is None
+    set_greeting(project, "v2")
+    run.wait_for_starts(2)
+    run.wait_for_log(r"greeting\.py changed; started again")
