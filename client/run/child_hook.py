@@ -39,6 +39,10 @@ IMPORTED = b"I"
 FAILED = b"E"
 """Datagram kind: files named by the traceback that ended the process."""
 
+CRASHED = b"C"
+"""Datagram kind: where and why the process ended with an uncaught exception (see
+:func:`crash_fields`): ``file``, ``line``, the exception's last line, its ``errno``."""
+
 SEPARATOR = b"\0"
 """Between the paths of one datagram (a path never holds a NUL byte)."""
 
@@ -108,6 +112,23 @@ def traceback_files(exc: BaseException) -> list[str]:
     return []
 
 
+def crash_fields(exc: BaseException) -> list[str]:
+    """Where and why ``exc`` ended the process, for a ``CRASHED`` datagram:
+    ``[file, line, "Kind: message", errno]`` (line and errno may be empty)."""
+    import traceback  # only when the process is ending with an error
+
+    filename, line = "", ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        filename, line = os.path.abspath(exc.filename), str(exc.lineno or "")
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames and frames[-1].filename and not frames[-1].filename.startswith("<"):
+            filename, line = os.path.abspath(frames[-1].filename), str(frames[-1].lineno or "")
+    summary = traceback.format_exception_only(type(exc), exc)[-1].strip().replace("\0", " ")
+    number = getattr(exc, "errno", None)
+    return [filename, line, summary[:2000], str(number) if isinstance(number, int) else ""]
+
+
 class Reporter:
     """Sends new file paths to the supervisor; keeps what could not be sent for the next try."""
 
@@ -157,13 +178,16 @@ class Reporter:
             if self._pending:
                 self._pending = self._send(IMPORTED, self._pending, wait=wait)
 
-    def failed(self, paths: list[str]) -> None:
-        """Report the files of the traceback that ends the process (and anything still pending)."""
+    def failed(self, paths: list[str], crash: list[str] | None = None) -> None:
+        """Report the files of the traceback that ends the process (and anything still
+        pending), then the crash's :func:`crash_fields`."""
         with self._lock:
             if self._pending:
                 self._pending = self._send(IMPORTED, self._pending, wait=True)
             if paths:
                 self._send(FAILED, paths, wait=True)
+            if crash:
+                self._send(CRASHED, crash, wait=True, whole=True)
 
     def _retry(self) -> None:
         """While sends are congested: send what is kept, even if the process imports nothing more.
@@ -180,7 +204,9 @@ class Reporter:
                     self._congested = False
                     self._socket.settimeout(SEND_TIMEOUT)
 
-    def _send(self, kind: bytes, paths: list[str], *, wait: bool = False) -> list[str]:
+    def _send(
+        self, kind: bytes, paths: list[str], *, wait: bool = False, whole: bool = False
+    ) -> list[str]:
         """Send the paths; return those that could not be sent yet.
 
         Normally a send waits up to ``SEND_TIMEOUT`` for the supervisor to make
@@ -195,6 +221,8 @@ class Reporter:
         if self._congested and wait:
             sock.settimeout(SEND_TIMEOUT)
         datagrams = encode(kind, paths)
+        if whole and len(datagrams) > 1:  # fields that only make sense together
+            return []
         for index, (datagram, _) in enumerate(datagrams):
             try:
                 sock.send(datagram)
@@ -288,7 +316,7 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         try:
             finder.scan()
-            reporter.failed(traceback_files(exc))
+            reporter.failed(traceback_files(exc), crash_fields(exc))
         finally:
             previous_hook(kind, exc, tb)
 

@@ -53,8 +53,7 @@ def check_command(
         return None
     if shutil.which(program, path=path_variable) is None:
         return CannotRun(
-            f"cannot run {program!r}: command not found (no such program on PATH); "
-            "check its name",
+            f"cannot run {program!r}: command not found (no such program on PATH); check its name",
             NOT_FOUND_STATUS,
         )
     return None

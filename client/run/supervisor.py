@@ -18,22 +18,22 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import TextIO
 
 from reloadd.client.connection import Client
 from reloadd.client.polling import written_at
 from reloadd.client.run.child import Child
 from reloadd.client.run.command import check_command, how_it_ended, shell_status
+from reloadd.client.run.conflict import port_conflict
 from reloadd.client.run.options import RunError, RunOptions, describe_command
-from reloadd.client.run.reports import ReportSocket
+from reloadd.client.run.reports import Crash, ReportSocket
+from reloadd.client.run.signals import SignalInbox
 from reloadd.client.run.sockets import SocketSpec, bind, shim_command
-from reloadd.client.run.wakeup import Wakeup
+from reloadd.client.run.standin import Outage, StandIn
 from reloadd.client.run.watcher import Changes, Watcher, WatcherStopped
 from reloadd.protocol import Role
 
@@ -59,8 +59,6 @@ NO_FILES_WARNING = 3.0
 IDLE_EXIT_NOTE = "exits by itself after 30 minutes without clients; 'reloadd stop' ends it now"
 """What becomes of a daemon that ``reloadd run`` started for a command that could not run."""
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
 
 class Supervisor:
     """Runs one command under ``reloadd run``; :meth:`run` returns the exit status."""
@@ -68,6 +66,7 @@ class Supervisor:
     reports: ReportSocket
     watcher: Watcher
     sockets: list[socket.socket]
+    standin: StandIn
 
     def __init__(self, options: RunOptions, *, out: TextIO | None = None) -> None:
         self.options = options
@@ -78,10 +77,11 @@ class Supervisor:
         """Every file registered with the daemon so far."""
         self.failed: list[str] = []
         """Files named by the traceback of the current child's crash."""
+        self.crash: Crash | None = None
+        """Where and why the current child crashed, if it reported it."""
         self.restarts = 0
         self.waiting = False
         """True while a child that exited by itself waits for a change to start again."""
-        self._signals: list[int] = []
         self._warned_no_files = False
         self._quick_restarts = 0
 
@@ -97,20 +97,20 @@ class Supervisor:
         status = 1
         with contextlib.ExitStack() as stack:
             self.sockets = [stack.enter_context(self._bind(spec)) for spec in self.options.sockets]
+            self.standin = StandIn(self.sockets)
+            stack.callback(self.standin.close)
             self.reports = stack.enter_context(contextlib.closing(ReportSocket()))
             self.watcher = Watcher(
                 self._make_client, globs=self.options.watch.globs, files=self.options.watch.files
             )
             stack.callback(self.watcher.stop)
-            wakeup = Wakeup()
-            stack.callback(wakeup.close)
-            stack.callback(
-                self._restore_signal_handlers, self._install_signal_handlers(wakeup.write_fd)
-            )
+            signals = SignalInbox()
+            stack.callback(signals.close)
+            signals.install()
             selector = stack.enter_context(selectors.DefaultSelector())
             selector.register(self.reports, selectors.EVENT_READ)
             selector.register(self.watcher, selectors.EVENT_READ)
-            selector.register(wakeup, selectors.EVENT_READ, "signal")
+            selector.register(signals, selectors.EVENT_READ)
             self.watcher.start()
             try:
                 self._spawn()
@@ -127,21 +127,17 @@ class Supervisor:
                 f"running {self.label} (pid {self.child.pid}); it restarts when one of its "
                 "files changes (Ctrl+C stops it)"
             )
-            status = self._loop(selector, wakeup)
+            status = self._loop(selector, signals)
         return status
 
     def _stop_leftovers(self) -> None:
         if self.child is not None and (self.child.poll() is None or self.child.group_alive()):
             self._stop_child()
 
-    def _loop(self, selector: selectors.BaseSelector, wakeup: Wakeup) -> int:
+    def _loop(self, selector: selectors.BaseSelector, signals: SignalInbox) -> int:
         while True:
-            for key, _ in selector.select(self._select_timeout()):
-                if key.data == "signal":
-                    wakeup.clear()
-            signals = self._signals
-            self._signals = []  # a signal arriving from now on lands in the new list
-            stops = [signal.Signals(signum) for signum in signals if signum in _STOP_SIGNALS]
+            selector.select(self._select_timeout())
+            stops = signals.stops()  # SIGCHLD needs nothing more: the child is polled below
             if stops:
                 self._say(f"{stops[0].name}: stopping {self.label}")
                 return 0
@@ -159,6 +155,7 @@ class Supervisor:
     # -- children -------------------------------------------------------------------------------
 
     def _spawn(self) -> None:
+        self.standin.stop()  # from here on, connections wait in the backlog for the child
         env = dict(os.environ)
         for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
             env.pop(name, None)
@@ -172,6 +169,7 @@ class Supervisor:
         if fds:
             command = shim_command(fds, command)
         self.failed = []
+        self.crash = None
         self.child = Child(command, env=env, cwd=self.options.cwd, pass_fds=fds)
         self.reports.reset_since(self.child.started_at)
 
@@ -191,10 +189,9 @@ class Supervisor:
         except OSError as exc:
             self.child = None
             self.waiting = True
-            self._say(
-                f"cannot run {self.options.command[0]!r} ({exc.strerror or exc}); "
-                "waiting for a change to try again"
-            )
+            what = f"cannot run {self.options.command[0]!r} ({exc.strerror or exc})"
+            self._say(f"{what}; waiting for a change to try again")
+            self.standin.start(Outage(what))
             return
         self.restarts += 1
         total_ms = (time.monotonic() - began) * 1000
@@ -247,18 +244,35 @@ class Supervisor:
                 f"within {QUICK_EXIT:g} s of starting"
             )
         where = f" (the traceback ends in {', '.join(self._show(p) for p in self.failed)})"
+        what = f"{self.label} {how_it_ended(code)} after {child.uptime():.1f} s"
         self._say(
-            f"{self.label} {how_it_ended(code)} after {child.uptime():.1f} s"
-            f"{where if self.failed else ''}; waiting for a change to one of its "
+            f"{what}{where if self.failed else ''}; waiting for a change to one of its "
             f"{len(self.known)} files{' or --watch globs' if self.options.watch else ''} "
             "to start it again"
         )
+        self._while_down(what)
         return None
+
+    def _while_down(self, what: str) -> None:
+        """With --socket: say if the child bound our port itself; answer connections meanwhile."""
+        if not self.sockets:
+            return
+        ports = [int(sock.getsockname()[1]) for sock in self.sockets]
+        hint = port_conflict(self.options.command, ports, self.crash) or ""
+        if hint:
+            self._say(hint)
+        error = ""
+        if self.crash is not None:
+            where = self._show(self.crash.path) if self.crash.path else ""
+            line = f":{self.crash.line}" if where and self.crash.line else ""
+            error = f"{where}{line}: {self.crash.error}" if where else self.crash.error
+        self.standin.start(Outage(what, error, hint))
 
     # -- reports and changes --------------------------------------------------------------------
 
     def _read_reports(self) -> None:
         batch = self.reports.read()
+        self.crash = batch.crash or self.crash
         paths = self.options.ignore.keep(batch.imported + batch.failed)
         self.failed.extend(path for path in batch.failed if path not in self.failed)
         new = [path for path in dict.fromkeys(paths) if path not in self.known]
@@ -313,21 +327,6 @@ class Supervisor:
                 "not Python, or its Python ignores PYTHONPATH, as with -I); give --watch GLOB "
                 "to say which files restart it"
             )
-
-    def _install_signal_handlers(self, wake_write: int) -> dict[int, object]:
-        def record(signum: int, frame: FrameType | None) -> None:
-            self._signals.append(signum)  # the wakeup fd wakes the selector
-
-        previous: dict[int, object] = {}
-        for signum in (*_STOP_SIGNALS, signal.SIGCHLD):
-            previous[signum] = signal.signal(signum, record)
-        previous[-1] = signal.set_wakeup_fd(wake_write)
-        return previous
-
-    def _restore_signal_handlers(self, previous: dict[int, object]) -> None:
-        signal.set_wakeup_fd(previous.pop(-1))  # type: ignore[arg-type]
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
 
     def _say(self, text: str) -> None:
         print(f"reloadd: {text}", file=self.out, flush=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -26,9 +27,11 @@ from tests.integration.dev_server import (
     StartRun,
     get,
     live_group_members,
+    request,
     set_greeting,
 )
 from tests.integration.helpers import QUIET_PERIOD
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -369,7 +372,53 @@ def test_a_child_that_exits_0_by_itself_waits_for_a_change_like_a_crash(
     )
     run = start_run(PYTHON_APP)
     run.wait_for_log(r"python app\.py exited with code 0 after .*; waiting for a change")
-    assert run.process is not None and run.process.poll() is None
+    assert run.process is not None
+    assert run.process.poll() is None
     set_greeting(project, "v2")
     run.wait_for_starts(2)
     run.wait_for_log(r"greeting\.py changed; started again")
+
+
+def test_while_the_child_is_down_the_socket_answers_503_naming_the_error(
+    daemon: DaemonProcess, project: Path, start_run: StartRun
+) -> None:
+    write_app(project)
+    (project / "greeting.py").write_text('TEXT = "unterminated\n')
+    run = start_run(PYTHON_APP, "--socket", "127.0.0.1:0")
+    run.port = int(run.wait_for_log(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    run.wait_for_log("waiting for a change")
+    answer = request(run.url, timeout=10.0)
+    assert answer is not None, "the request got no answer while the child was down"
+    status, page = answer
+    assert status == 503
+    assert "python app.py exited with code 1" in page
+    assert "greeting.py:1: SyntaxError: unterminated string literal" in page
+    assert "restarts it at the next change" in page
+    # Not HTTP: closed, not left hanging.
+    with socket.create_connection(("127.0.0.1", run.port), timeout=10.0) as raw:
+        raw.sendall(b"\x16\x03\x01 binary hello\r\n\r\n")
+        assert raw.recv(100) == b""
+
+    set_greeting(project, "fixed")
+    run.wait_for_response("fixed")
+    assert request(run.url, timeout=10.0) == (200, f"fixed from {run.starts()[0]}")
+
+
+def test_a_child_binding_the_held_port_itself_is_told_to_take_the_socket(
+    daemon: DaemonProcess, project: Path, start_run: StartRun
+) -> None:
+    write_app(project)
+    port = free_port()
+    # As `flask run --port P` would: the app ignores fd 3 and binds the port it is given.
+    script = f"import os; os.environ['PORT'] = '{port}'; del os.environ['LISTEN_PID']; import app"
+    run = start_run([sys.executable, "-c", script, "--port", str(port)], "--socket", str(port))
+    run.port = port
+    run.wait_for_log("waiting for a change")
+    hint = run.wait_for_log(r"reloadd: the command binds port \d+ itself.*").group(0)
+    assert f"port {port}" in hint
+    assert "docs/run.md" in hint
+    answer = request(run.url, timeout=10.0)
+    assert answer is not None
+    assert answer[0] == 503
+    assert "Address already in use" in answer[1]
+    assert "take the socket (fd 3)" in answer[1]
