@@ -259,9 +259,10 @@ def test_a_command_that_is_not_python_restarts_on_its_watch_globs(
 def test_uvicorn_app_restarts(daemon: DaemonProcess, project: Path, start_run: StartRun) -> None:
     write_app(project, ASGI_APP)
     run = start_run([str(VENV_BIN / "uvicorn"), "app:app", "--port", "{port}"])
-    run.wait_for_response("v1")
+    run.wait_ready()
+    assert run.wait_for_response("v1")
     set_greeting(project, "v2")
-    run.wait_for_response("v2")
+    run.wait_for_reload("v2")
     assert len(run.starts()) == 2
 
 

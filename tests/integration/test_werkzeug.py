@@ -19,6 +19,7 @@ from tests.integration.dev_server import (
     VENV_BIN,
     Run,
     StartRun,
+    request,
     set_greeting,
 )
 from tests.integration.helpers import QUIET_PERIOD
@@ -153,3 +154,22 @@ def test_flask_run_through_reloadd_run(
     assert len(run.starts()) == 2
     assert answer.endswith(f"from {run.starts()[1]}")
     run.wait_for_log(r"reloadd: greeting\.py changed; restarted in \d+ ms")
+
+
+def test_flask_run_binding_the_held_port_is_told_to_take_the_socket(
+    daemon: DaemonProcess, project: Path, start_run: StartRun
+) -> None:
+    (project / "app.py").write_text(FLASK_APP)
+    set_greeting(project, "v1")
+    port = free_port()
+    flask = [str(VENV_BIN / "flask"), "--app", "app", "run", "--no-reload", "--port", str(port)]
+    run = start_run(flask, "--socket", str(port))
+    run.port = port
+    run.wait_for_log(r"reloadd: the command binds port \d+ itself")
+    answer = request(run.url, timeout=10.0)
+    assert answer is not None, "the request hung while flask was down"
+    status, page = answer
+    assert status == 503
+    assert "flask --app app run --no-reload" in page
+    assert "exited with code 1" in page
+    assert "docs/run.md" in page
