@@ -131,10 +131,14 @@ def main() -> None:
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("PORT", DEFAULT_PORT)),
         help=f"the port on 127.0.0.1 (default: $PORT, else {DEFAULT_PORT})",
     )
     args = parser.parse_args()
+    if args.port is None:
+        port_text = os.environ.get("PORT", str(DEFAULT_PORT))
+        if not port_text.isdigit():
+            sys.exit(f"devserver: PORT={port_text!r} is not a port number; try PORT=8001")
+        args.port = int(port_text)
     started = time.monotonic()
     sock = listen(args.port)
     Handler.app, Handler.broken, app_files = load_app()

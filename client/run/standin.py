@@ -62,11 +62,9 @@ class Outage:
             lines += ["", f"    {self.error}"]
         if self.hint:
             lines += ["", self.hint]
-        lines += [
-            "",
-            "reloadd restarts it at the next change to one of its files: fix the error, save,",
-            "and reload this page.",
-        ]
+        todo = "fix the error, save," if self.error or self.hint else "save one of them"
+        lines += ["", f"reloadd restarts it at the next change to one of its files: {todo}"]
+        lines += ["and reload this page."]
         return "\n".join(lines) + "\n"
 
 
