@@ -28,6 +28,7 @@ from types import ModuleType, TracebackType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import, and every child pays for this module
+    from collections.abc import Mapping
     from typing import Any
 
 REPORT_ENV = "RELOADD_RUN_REPORT"
@@ -42,6 +43,10 @@ FAILED = b"E"
 CRASHED = b"C"
 """Datagram kind: where and why the process ended with an uncaught exception (see
 :func:`crash_fields`): ``file``, ``line``, the exception's last line, its ``errno``."""
+
+BIND_FAILED = b"B"
+"""Datagram kind: under ``--socket``, the port of a ``bind`` that failed with ``EADDRINUSE``
+(a server binding the port the supervisor holds for it, instead of taking the socket)."""
 
 SEPARATOR = b"\0"
 """Between the paths of one datagram (a path never holds a NUL byte)."""
@@ -189,6 +194,11 @@ class Reporter:
             if crash:
                 self._send(CRASHED, crash, wait=True, whole=True)
 
+    def bind_failed(self, port: int) -> None:
+        """Report a ``bind`` to ``port`` that failed: the address is in use."""
+        with self._lock:
+            self._send(BIND_FAILED, [str(port)], wait=True)
+
     def _retry(self) -> None:
         """While sends are congested: send what is kept, even if the process imports nothing more.
 
@@ -292,6 +302,26 @@ class ImportReporter:
         self.reporter.imported([os.path.abspath(name) for name in found if name], wait=wait)
 
 
+def report_bind_conflicts(reporter: Reporter) -> None:
+    """Wrap ``socket.socket.bind`` to report a port found in use (only under ``--socket``,
+    where ``LISTEN_FDS`` is set: the ``socket`` import is paid there only)."""
+    import errno
+    import socket
+
+    original = socket.socket.bind
+
+    def bind(self: socket.socket, address: Any) -> None:
+        try:
+            original(self, address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE and isinstance(address, tuple) and len(address) > 1:
+                reporter.bind_failed(int(address[1]))
+            raise
+
+    bind.__doc__ = original.__doc__
+    setattr(socket.socket, "bind", bind)  # noqa: B010 (mypy forbids assigning to a method)
+
+
 _installed: ImportReporter | None = None
 
 
@@ -304,7 +334,8 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     global _installed
     if _installed is not None:
         return _installed
-    address = (os.environ if environ is None else environ).get(REPORT_ENV)
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    address = env.get(REPORT_ENV)
     if not address:
         return None
     reporter = Reporter(address)
@@ -326,5 +357,7 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     atexit.register(finder.scan, wait=True)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=reporter.after_fork)
+    if env.get("LISTEN_FDS"):
+        report_bind_conflicts(reporter)
     _installed = finder
     return finder

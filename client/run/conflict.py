@@ -18,15 +18,22 @@ RECIPES = "'--socket' in docs/run.md"
 """Where the per-server recipes for taking the socket are."""
 
 
-def port_conflict(command: Sequence[str], ports: Sequence[int], crash: Crash | None) -> str | None:
+def port_conflict(
+    command: Sequence[str],
+    ports: Sequence[int],
+    crash: Crash | None,
+    failed_binds: Sequence[int] = (),
+) -> str | None:
     """The one-line explanation when the child seems to have bound a port reloadd holds, else None.
 
-    Seen from the command line (an argument that is the port, or ends in ``:PORT``
-    or ``=PORT``), or from an uncaught ``EADDRINUSE`` in the child.
+    Seen from a Python child's failed ``bind`` to a held port (``failed_binds``), from
+    the command line (an argument that is the port, or ends in ``:PORT`` or ``=PORT``),
+    or from an uncaught ``EADDRINUSE`` in the child.
     """
     if not ports:
         return None
-    named = [port for port in ports if _names_port(command[1:], port)]
+    named = [port for port in ports if port in failed_binds]
+    named += [port for port in ports if _names_port(command[1:], port)]
     if named:
         port = named[0]
         return (

@@ -13,7 +13,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reloadd.client.run.child_hook import CRASHED, FAILED, IMPORTED, REPORT_ENV, SEPARATOR
+from reloadd.client.run.child_hook import (
+    BIND_FAILED,
+    CRASHED,
+    FAILED,
+    IMPORTED,
+    REPORT_ENV,
+    SEPARATOR,
+)
 from reloadd.protocol.endpoint import ensure_private_dir, runtime_dir
 
 RECEIVE_BUFFER = 1 << 20
@@ -56,6 +63,8 @@ class Batch:
     """Every path here was sent after this Unix time (the end of the previous read)."""
     crash: Crash | None = None
     """The last crash reported, if any."""
+    bind_failed: list[int] = field(default_factory=list)
+    """Ports a child could not bind because they were in use (reported under ``--socket``)."""
 
 
 class ReportSocket:
@@ -103,6 +112,11 @@ class ReportSocket:
             if kind == CRASHED:
                 fields = [os.fsdecode(raw) for raw in payload.split(SEPARATOR)]
                 batch.crash = Crash.from_fields(fields) or batch.crash
+                continue
+            if kind == BIND_FAILED:
+                batch.bind_failed.extend(
+                    int(raw) for raw in payload.split(SEPARATOR) if raw.isdigit()
+                )
                 continue
             paths = [os.fsdecode(raw) for raw in payload.split(SEPARATOR) if raw]
             if kind == IMPORTED:

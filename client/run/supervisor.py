@@ -79,6 +79,8 @@ class Supervisor:
         """Files named by the traceback of the current child's crash."""
         self.crash: Crash | None = None
         """Where and why the current child crashed, if it reported it."""
+        self.failed_binds: list[int] = []
+        """Ports the current child could not bind, being in use (under --socket)."""
         self.restarts = 0
         self.waiting = False
         """True while a child that exited by itself waits for a change to start again."""
@@ -170,6 +172,7 @@ class Supervisor:
             command = shim_command(fds, command)
         self.failed = []
         self.crash = None
+        self.failed_binds = []
         self.child = Child(command, env=env, cwd=self.options.cwd, pass_fds=fds)
         self.reports.reset_since(self.child.started_at)
 
@@ -258,7 +261,7 @@ class Supervisor:
         if not self.sockets:
             return
         ports = [int(sock.getsockname()[1]) for sock in self.sockets]
-        hint = port_conflict(self.options.command, ports, self.crash) or ""
+        hint = port_conflict(self.options.command, ports, self.crash, self.failed_binds) or ""
         if hint:
             self._say(hint)
         error = ""
@@ -273,6 +276,7 @@ class Supervisor:
     def _read_reports(self) -> None:
         batch = self.reports.read()
         self.crash = batch.crash or self.crash
+        self.failed_binds.extend(batch.bind_failed)
         paths = self.options.ignore.keep(batch.imported + batch.failed)
         self.failed.extend(path for path in batch.failed if path not in self.failed)
         new = [path for path in dict.fromkeys(paths) if path not in self.known]

@@ -156,14 +156,18 @@ def test_flask_run_through_reloadd_run(
     run.wait_for_log(r"reloadd: greeting\.py changed; restarted in \d+ ms")
 
 
+@pytest.mark.parametrize("port_from", ["argument", "environment"])
 def test_flask_run_binding_the_held_port_is_told_to_take_the_socket(
-    daemon: DaemonProcess, project: Path, start_run: StartRun
+    daemon: DaemonProcess, project: Path, start_run: StartRun, port_from: str
 ) -> None:
     (project / "app.py").write_text(FLASK_APP)
     set_greeting(project, "v1")
     port = free_port()
-    flask = [str(VENV_BIN / "flask"), "--app", "app", "run", "--no-reload", "--port", str(port)]
-    run = start_run(flask, "--socket", str(port))
+    flask = [str(VENV_BIN / "flask"), "--app", "app", "run", "--no-reload"]
+    if port_from == "argument":
+        run = start_run([*flask, "--port", str(port)], "--socket", str(port))
+    else:  # nothing on the command line names the port: the failed bind is reported
+        run = start_run(flask, "--socket", str(port), FLASK_RUN_PORT=str(port))
     run.port = port
     run.wait_for_log(r"reloadd: the command binds port \d+ itself")
     answer = request(run.url, timeout=10.0)

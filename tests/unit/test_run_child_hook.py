@@ -19,6 +19,7 @@ from reloadd.client.modules import module_files
 from reloadd.client.run import child_hook
 from reloadd.client.run.reports import Batch, Crash, ReportSocket
 from reloadd.client.run.supervisor import STARTUP_DIR
+from tests.net import listening_socket
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ class Ran:
         self.imported = batch.imported
         self.failed = batch.failed
         self.crash = batch.crash
+        self.bind_failed = batch.bind_failed
 
 
 def run_python(
@@ -76,6 +78,7 @@ def _extend(batch: Batch, more: Batch) -> None:
     batch.imported.extend(more.imported)
     batch.failed.extend(more.failed)
     batch.crash = more.crash or batch.crash
+    batch.bind_failed.extend(more.bind_failed)
 
 
 def test_reports_the_script_its_imports_and_later_imports(
@@ -185,6 +188,21 @@ def test_an_os_error_is_reported_with_its_errno(reports: ReportSocket, tmp_path:
         f"OSError: [Errno {errno.EADDRINUSE}] {os.strerror(errno.EADDRINUSE)}",
         errno.EADDRINUSE,
     )
+
+
+def test_under_socket_a_bind_to_a_port_in_use_is_reported(
+    reports: ReportSocket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LISTEN_FDS", "1")
+    with listening_socket() as busy:
+        port = busy.getsockname()[1]
+        (tmp_path / "app.py").write_text(
+            f"import socket\ntry:\n    socket.socket().bind(('127.0.0.1', {port}))\n"
+            "except OSError:\n    print('in use')\n"
+        )
+        result = run_python(reports, tmp_path, "app.py")
+    assert result.stdout == "in use\n", result.stderr
+    assert result.bind_failed == [port]
 
 
 def test_an_existing_sitecustomize_still_runs(reports: ReportSocket, tmp_path: Path) -> None:
