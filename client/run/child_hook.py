@@ -13,7 +13,9 @@ a short-lived one while the supervisor does not read), so a process that forks
 (gunicorn) is not warned about forking with threads; a fork shares the socket,
 and datagrams never interleave.
 
-Standard library only; this module must not import ``reloadd``.
+Standard library only; this module must not import ``reloadd``. It is one file
+(over 350 lines) for that reason: the startup hook loads it by its path, alone,
+so it cannot import sibling modules.
 """
 
 from __future__ import annotations
