@@ -13,7 +13,6 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from tests.net import free_port
 
 START_TIMEOUT = 30.0
 """Seconds a server may take to serve its first page."""
@@ -99,13 +100,6 @@ def make_project(root: Path, *, reloadd: bool = True, message: str = "hello v1")
     with open(root / "mysite" / "settings.py", "a") as settings:
         settings.write(SETTINGS_TAIL.format(reloadd=', "reloadd.client.django"' if reloadd else ""))
     return root
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_environment(project: Path, **extra: str) -> dict[str, str]:

@@ -13,7 +13,9 @@ a short-lived one while the supervisor does not read), so a process that forks
 (gunicorn) is not warned about forking with threads; a fork shares the socket,
 and datagrams never interleave.
 
-Standard library only; this module must not import ``reloadd``.
+Standard library only; this module must not import ``reloadd``. It is one file
+(over 350 lines) for that reason: the startup hook loads it by its path, alone,
+so it cannot import sibling modules.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from types import ModuleType, TracebackType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds to import, and every child pays for this module
+    from collections.abc import Mapping
     from typing import Any
 
 REPORT_ENV = "RELOADD_RUN_REPORT"
@@ -38,6 +41,14 @@ IMPORTED = b"I"
 
 FAILED = b"E"
 """Datagram kind: files named by the traceback that ended the process."""
+
+CRASHED = b"C"
+"""Datagram kind: where and why the process ended with an uncaught exception (see
+:func:`crash_fields`): ``file``, ``line``, the exception's last line, its ``errno``."""
+
+BIND_FAILED = b"B"
+"""Datagram kind: under ``--socket``, the port of a ``bind`` that failed with ``EADDRINUSE``
+(a server binding the port the supervisor holds for it, instead of taking the socket)."""
 
 SEPARATOR = b"\0"
 """Between the paths of one datagram (a path never holds a NUL byte)."""
@@ -108,6 +119,23 @@ def traceback_files(exc: BaseException) -> list[str]:
     return []
 
 
+def crash_fields(exc: BaseException) -> list[str]:
+    """Where and why ``exc`` ended the process, for a ``CRASHED`` datagram:
+    ``[file, line, "Kind: message", errno]`` (line and errno may be empty)."""
+    import traceback  # only when the process is ending with an error
+
+    filename, line = "", ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        filename, line = os.path.abspath(exc.filename), str(exc.lineno or "")
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames and frames[-1].filename and not frames[-1].filename.startswith("<"):
+            filename, line = os.path.abspath(frames[-1].filename), str(frames[-1].lineno or "")
+    summary = traceback.format_exception_only(type(exc), exc)[-1].strip().replace("\0", " ")
+    number = getattr(exc, "errno", None)
+    return [filename, line, summary[:2000], str(number) if isinstance(number, int) else ""]
+
+
 class Reporter:
     """Sends new file paths to the supervisor; keeps what could not be sent for the next try."""
 
@@ -157,13 +185,21 @@ class Reporter:
             if self._pending:
                 self._pending = self._send(IMPORTED, self._pending, wait=wait)
 
-    def failed(self, paths: list[str]) -> None:
-        """Report the files of the traceback that ends the process (and anything still pending)."""
+    def failed(self, paths: list[str], crash: list[str] | None = None) -> None:
+        """Report the files of the traceback that ends the process (and anything still
+        pending), then the crash's :func:`crash_fields`."""
         with self._lock:
             if self._pending:
                 self._pending = self._send(IMPORTED, self._pending, wait=True)
             if paths:
                 self._send(FAILED, paths, wait=True)
+            if crash:
+                self._send(CRASHED, crash, wait=True, whole=True)
+
+    def bind_failed(self, port: int) -> None:
+        """Report a ``bind`` to ``port`` that failed: the address is in use."""
+        with self._lock:
+            self._send(BIND_FAILED, [str(port)], wait=True)
 
     def _retry(self) -> None:
         """While sends are congested: send what is kept, even if the process imports nothing more.
@@ -180,7 +216,9 @@ class Reporter:
                     self._congested = False
                     self._socket.settimeout(SEND_TIMEOUT)
 
-    def _send(self, kind: bytes, paths: list[str], *, wait: bool = False) -> list[str]:
+    def _send(
+        self, kind: bytes, paths: list[str], *, wait: bool = False, whole: bool = False
+    ) -> list[str]:
         """Send the paths; return those that could not be sent yet.
 
         Normally a send waits up to ``SEND_TIMEOUT`` for the supervisor to make
@@ -195,6 +233,8 @@ class Reporter:
         if self._congested and wait:
             sock.settimeout(SEND_TIMEOUT)
         datagrams = encode(kind, paths)
+        if whole and len(datagrams) > 1:  # fields that only make sense together
+            return []
         for index, (datagram, _) in enumerate(datagrams):
             try:
                 sock.send(datagram)
@@ -264,6 +304,26 @@ class ImportReporter:
         self.reporter.imported([os.path.abspath(name) for name in found if name], wait=wait)
 
 
+def report_bind_conflicts(reporter: Reporter) -> None:
+    """Wrap ``socket.socket.bind`` to report a port found in use (only under ``--socket``,
+    where ``LISTEN_FDS`` is set: the ``socket`` import is paid there only)."""
+    import errno
+    import socket
+
+    original = socket.socket.bind
+
+    def bind(self: socket.socket, address: Any) -> None:
+        try:
+            original(self, address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE and isinstance(address, tuple) and len(address) > 1:
+                reporter.bind_failed(int(address[1]))
+            raise
+
+    bind.__doc__ = original.__doc__
+    setattr(socket.socket, "bind", bind)  # noqa: B010 (mypy forbids assigning to a method)
+
+
 _installed: ImportReporter | None = None
 
 
@@ -276,7 +336,8 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     global _installed
     if _installed is not None:
         return _installed
-    address = (os.environ if environ is None else environ).get(REPORT_ENV)
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    address = env.get(REPORT_ENV)
     if not address:
         return None
     reporter = Reporter(address)
@@ -288,7 +349,7 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         try:
             finder.scan()
-            reporter.failed(traceback_files(exc))
+            reporter.failed(traceback_files(exc), crash_fields(exc))
         finally:
             previous_hook(kind, exc, tb)
 
@@ -298,5 +359,7 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     atexit.register(finder.scan, wait=True)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=reporter.after_fork)
+    if env.get("LISTEN_FDS"):
+        report_bind_conflicts(reporter)
     _installed = finder
     return finder

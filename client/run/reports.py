@@ -13,11 +13,44 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reloadd.client.run.child_hook import FAILED, IMPORTED, REPORT_ENV, SEPARATOR
+from reloadd.client.run.child_hook import (
+    BIND_FAILED,
+    CRASHED,
+    FAILED,
+    IMPORTED,
+    REPORT_ENV,
+    SEPARATOR,
+)
 from reloadd.protocol.endpoint import ensure_private_dir, runtime_dir
 
 RECEIVE_BUFFER = 1 << 20
 """Bytes of datagrams the kernel may hold for the supervisor (the children block when it is full)."""
+
+
+@dataclass(frozen=True)
+class Crash:
+    """Where and why a child ended with an uncaught exception."""
+
+    path: str
+    """The file of the syntax error, or of the traceback's innermost frame ("" if none)."""
+    line: int | None
+    error: str
+    """The exception's last line: ``SyntaxError: invalid syntax``."""
+    errno: int | None = None
+    """The ``errno`` of an ``OSError``."""
+
+    @classmethod
+    def from_fields(cls, fields: list[str]) -> Crash | None:
+        """From the fields of a ``CRASHED`` datagram; None if they are not four."""
+        if len(fields) != 4:
+            return None
+        path, line, error, number = fields
+        return cls(
+            path,
+            int(line) if line.isdigit() else None,
+            error,
+            int(number) if number.lstrip("-").isdigit() else None,
+        )
 
 
 @dataclass
@@ -28,6 +61,10 @@ class Batch:
     failed: list[str] = field(default_factory=list)
     since: float = 0.0
     """Every path here was sent after this Unix time (the end of the previous read)."""
+    crash: Crash | None = None
+    """The last crash reported, if any."""
+    bind_failed: list[int] = field(default_factory=list)
+    """Ports a child could not bind because they were in use (reported under ``--socket``)."""
 
 
 class ReportSocket:
@@ -72,6 +109,15 @@ class ReportSocket:
             except OSError:
                 return batch
             kind, payload = data[:1], data[1:]
+            if kind == CRASHED:
+                fields = [os.fsdecode(raw) for raw in payload.split(SEPARATOR)]
+                batch.crash = Crash.from_fields(fields) or batch.crash
+                continue
+            if kind == BIND_FAILED:
+                batch.bind_failed.extend(
+                    int(raw) for raw in payload.split(SEPARATOR) if raw.isdigit()
+                )
+                continue
             paths = [os.fsdecode(raw) for raw in payload.split(SEPARATOR) if raw]
             if kind == IMPORTED:
                 batch.imported.extend(paths)

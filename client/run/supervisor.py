@@ -18,20 +18,22 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import TextIO
 
 from reloadd.client.connection import Client
 from reloadd.client.polling import written_at
 from reloadd.client.run.child import Child
+from reloadd.client.run.command import check_command, how_it_ended, shell_status
+from reloadd.client.run.conflict import port_conflict
 from reloadd.client.run.options import RunError, RunOptions, describe_command
-from reloadd.client.run.reports import ReportSocket
+from reloadd.client.run.reports import Crash, ReportSocket
+from reloadd.client.run.signals import SignalInbox
 from reloadd.client.run.sockets import SocketSpec, bind, shim_command
+from reloadd.client.run.standin import Outage, StandIn
 from reloadd.client.run.watcher import Changes, Watcher, WatcherStopped
 from reloadd.protocol import Role
 
@@ -54,7 +56,8 @@ QUICK_EXIT = 1.0
 NO_FILES_WARNING = 3.0
 """Seconds after which a child that reported no file, with no --watch given, is warned about."""
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+IDLE_EXIT_NOTE = "exits by itself after 30 minutes without clients; 'reloadd stop' ends it now"
+"""What becomes of a daemon that ``reloadd run`` started for a command that could not run."""
 
 
 class Supervisor:
@@ -63,6 +66,7 @@ class Supervisor:
     reports: ReportSocket
     watcher: Watcher
     sockets: list[socket.socket]
+    standin: StandIn
 
     def __init__(self, options: RunOptions, *, out: TextIO | None = None) -> None:
         self.options = options
@@ -73,10 +77,13 @@ class Supervisor:
         """Every file registered with the daemon so far."""
         self.failed: list[str] = []
         """Files named by the traceback of the current child's crash."""
+        self.crash: Crash | None = None
+        """Where and why the current child crashed, if it reported it."""
+        self.failed_binds: list[int] = []
+        """Ports the current child could not bind, being in use (under --socket)."""
         self.restarts = 0
         self.waiting = False
         """True while a child that exited by itself waits for a change to start again."""
-        self._signals: list[int] = []
         self._warned_no_files = False
         self._quick_restarts = 0
 
@@ -84,32 +91,35 @@ class Supervisor:
 
     def run(self) -> int:
         """Run until SIGINT, SIGTERM or SIGHUP, then return 0 (or the child's status when
-        nothing could restart it, 1 when watching failed)."""
+        nothing can restart it, 127 or 126 when the command cannot run, 1 when watching failed)."""
+        cannot_run = check_command(self.options.command, cwd=self.options.cwd)
+        if cannot_run is not None:  # said before any daemon is started for it
+            self._say(cannot_run.reason)
+            return cannot_run.status
         status = 1
         with contextlib.ExitStack() as stack:
             self.sockets = [stack.enter_context(self._bind(spec)) for spec in self.options.sockets]
+            self.standin = StandIn(self.sockets)
+            stack.callback(self.standin.close)
             self.reports = stack.enter_context(contextlib.closing(ReportSocket()))
             self.watcher = Watcher(
                 self._make_client, globs=self.options.watch.globs, files=self.options.watch.files
             )
             stack.callback(self.watcher.stop)
-            wake_read, wake_write = os.pipe()
-            stack.callback(os.close, wake_read)
-            stack.callback(os.close, wake_write)
-            os.set_blocking(wake_read, False)
-            os.set_blocking(wake_write, False)
-            stack.callback(self._restore_signal_handlers, self._install_signal_handlers(wake_write))
+            signals = SignalInbox()
+            stack.callback(signals.close)
+            signals.install()
             selector = stack.enter_context(selectors.DefaultSelector())
             selector.register(self.reports, selectors.EVENT_READ)
             selector.register(self.watcher, selectors.EVENT_READ)
-            selector.register(wake_read, selectors.EVENT_READ, "signal")
+            selector.register(signals, selectors.EVENT_READ)
             self.watcher.start()
             try:
                 self._spawn()
             except OSError as exc:
                 raise RunError(
-                    f"cannot run {self.options.command[0]!r}: {exc.strerror or exc}; "
-                    "check the command and PATH"
+                    f"cannot run {self.options.command[0]!r}: {exc.strerror or exc}; check the "
+                    f"command and PATH (the project's daemon, if this started it, {IDLE_EXIT_NOTE})"
                 ) from exc
             stack.callback(self._stop_leftovers)
             assert self.child is not None
@@ -119,21 +129,17 @@ class Supervisor:
                 f"running {self.label} (pid {self.child.pid}); it restarts when one of its "
                 "files changes (Ctrl+C stops it)"
             )
-            status = self._loop(selector, wake_read)
+            status = self._loop(selector, signals)
         return status
 
     def _stop_leftovers(self) -> None:
         if self.child is not None and (self.child.poll() is None or self.child.group_alive()):
             self._stop_child()
 
-    def _loop(self, selector: selectors.BaseSelector, wake_read: int) -> int:
+    def _loop(self, selector: selectors.BaseSelector, signals: SignalInbox) -> int:
         while True:
-            for key, _ in selector.select(self._select_timeout()):
-                if key.data == "signal":
-                    _drain_pipe(wake_read)
-            signals = self._signals
-            self._signals = []  # a signal arriving from now on lands in the new list
-            stops = [signal.Signals(signum) for signum in signals if signum in _STOP_SIGNALS]
+            selector.select(self._select_timeout())
+            stops = signals.stops()  # SIGCHLD needs nothing more: the child is polled below
             if stops:
                 self._say(f"{stops[0].name}: stopping {self.label}")
                 return 0
@@ -151,6 +157,7 @@ class Supervisor:
     # -- children -------------------------------------------------------------------------------
 
     def _spawn(self) -> None:
+        self.standin.stop()  # from here on, connections wait in the backlog for the child
         env = dict(os.environ)
         for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
             env.pop(name, None)
@@ -164,6 +171,8 @@ class Supervisor:
         if fds:
             command = shim_command(fds, command)
         self.failed = []
+        self.crash = None
+        self.failed_binds = []
         self.child = Child(command, env=env, cwd=self.options.cwd, pass_fds=fds)
         self.reports.reset_since(self.child.started_at)
 
@@ -183,10 +192,9 @@ class Supervisor:
         except OSError as exc:
             self.child = None
             self.waiting = True
-            self._say(
-                f"cannot run {self.options.command[0]!r} ({exc.strerror or exc}); "
-                "waiting for a change to try again"
-            )
+            what = f"cannot run {self.options.command[0]!r} ({exc.strerror or exc})"
+            self._say(f"{what}; waiting for a change to try again")
+            self.standin.start(Outage(what))
             return
         self.restarts += 1
         total_ms = (time.monotonic() - began) * 1000
@@ -228,10 +236,10 @@ class Supervisor:
         self._read_reports()
         if not self.known and not self.options.watch:
             self._say(
-                f"{self.label} {_how_it_ended(code)}; it reported no imported file and no "
+                f"{self.label} {how_it_ended(code)}; it reported no imported file and no "
                 "--watch was given, so nothing can restart it"
             )
-            return code if code > 0 else 1
+            return shell_status(code)
         self.waiting = True
         if code == RESTART_EXIT_CODE:
             self._say(
@@ -239,18 +247,36 @@ class Supervisor:
                 f"within {QUICK_EXIT:g} s of starting"
             )
         where = f" (the traceback ends in {', '.join(self._show(p) for p in self.failed)})"
+        what = f"{self.label} {how_it_ended(code)} after {child.uptime():.1f} s"
         self._say(
-            f"{self.label} {_how_it_ended(code)} after {child.uptime():.1f} s"
-            f"{where if self.failed else ''}; waiting for a change to one of its "
+            f"{what}{where if self.failed else ''}; waiting for a change to one of its "
             f"{len(self.known)} files{' or --watch globs' if self.options.watch else ''} "
             "to start it again"
         )
+        self._while_down(what)
         return None
+
+    def _while_down(self, what: str) -> None:
+        """With --socket: say if the child bound our port itself; answer connections meanwhile."""
+        if not self.sockets:
+            return
+        ports = [int(sock.getsockname()[1]) for sock in self.sockets]
+        hint = port_conflict(self.options.command, ports, self.crash, self.failed_binds) or ""
+        if hint:
+            self._say(hint)
+        error = ""
+        if self.crash is not None:
+            where = self._show(self.crash.path) if self.crash.path else ""
+            line = f":{self.crash.line}" if where and self.crash.line else ""
+            error = f"{where}{line}: {self.crash.error}" if where else self.crash.error
+        self.standin.start(Outage(what, error, hint))
 
     # -- reports and changes --------------------------------------------------------------------
 
     def _read_reports(self) -> None:
         batch = self.reports.read()
+        self.crash = batch.crash or self.crash
+        self.failed_binds.extend(batch.bind_failed)
         paths = self.options.ignore.keep(batch.imported + batch.failed)
         self.failed.extend(path for path in batch.failed if path not in self.failed)
         new = [path for path in dict.fromkeys(paths) if path not in self.known]
@@ -306,45 +332,13 @@ class Supervisor:
                 "to say which files restart it"
             )
 
-    def _install_signal_handlers(self, wake_write: int) -> dict[int, object]:
-        def record(signum: int, frame: FrameType | None) -> None:
-            self._signals.append(signum)  # the wakeup fd wakes the selector
-
-        previous: dict[int, object] = {}
-        for signum in (*_STOP_SIGNALS, signal.SIGCHLD):
-            previous[signum] = signal.signal(signum, record)
-        previous[-1] = signal.set_wakeup_fd(wake_write)
-        return previous
-
-    def _restore_signal_handlers(self, previous: dict[int, object]) -> None:
-        signal.set_wakeup_fd(previous.pop(-1))  # type: ignore[arg-type]
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
-
     def _say(self, text: str) -> None:
         print(f"reloadd: {text}", file=self.out, flush=True)
-
-
-def _how_it_ended(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
 
 
 def _address(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _drain_pipe(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
 
 
 def run(options: RunOptions) -> int:

@@ -3,12 +3,12 @@
 A :class:`~reloadd.client.Client` is used from one thread; this thread owns it
 for the life of ``reloadd run``, across child restarts, under one stable name.
 The main thread hands it files to register (with their ``since``) and gets the
-changes back through a queue, with a byte on a pipe to wake its selector.
+changes back through a queue, with a :class:`~reloadd.client.run.wakeup.Wakeup` to wake
+its selector (safe to set after :meth:`Watcher.stop` gave up waiting for the thread).
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reloadd.client.connection import Client
+from reloadd.client.run.wakeup import Wakeup
 from reloadd.protocol import ReloaddError
 
 IDLE_SLICE = 0.5
@@ -63,8 +64,7 @@ class Watcher:
         self._make_client = make_client
         self._to_watch: queue.SimpleQueue[tuple[list[str], float]] = queue.SimpleQueue()
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
+        self._wakeup = Wakeup()
         self._stop = threading.Event()
         self._globs = globs
         self._files = files
@@ -82,7 +82,7 @@ class Watcher:
 
     def fileno(self) -> int:
         """Readable when :meth:`take` has something: for the main thread's selector."""
-        return self._wake_read
+        return self._wakeup.fileno()
 
     def watch(self, files: list[str], since: float) -> None:
         """Register files; changes made after ``since`` (Unix time) are reported."""
@@ -91,11 +91,7 @@ class Watcher:
 
     def take(self) -> list[Event]:
         """Everything the thread has reported so far."""
-        try:
-            while os.read(self._wake_read, 4096):
-                pass
-        except BlockingIOError:
-            pass
+        self._wakeup.clear()
         taken: list[Event] = []
         while True:
             try:
@@ -112,15 +108,11 @@ class Watcher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        self._wakeup.close()  # a thread still running from here on wakes no one
 
     def _post(self, event: Event) -> None:
         self._events.put(event)
-        try:
-            os.write(self._wake_write, b"!")
-        except OSError:
-            pass
+        self._wakeup.set()
 
     def _run(self) -> None:
         error: str | None = "the watcher thread ended unexpectedly"

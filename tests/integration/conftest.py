@@ -9,6 +9,7 @@ import pytest
 
 from tests.daemon_process import DaemonProcess
 from tests.integration.batches import batches  # noqa: F401  (fixture for backend tests)
+from tests.integration.dev_server import runs, start_run  # noqa: F401  (dev-server fixtures)
 from tests.watchman_instance import WatchmanInstance
 
 

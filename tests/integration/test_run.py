@@ -9,32 +9,29 @@ supervisor's group and every child's group by pid.
 
 from __future__ import annotations
 
-import http.client
 import os
-import re
 import signal
 import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
 from reloadd.client import Client, Role
+from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
+from tests.integration.dev_server import (
+    RESPONSE_TIMEOUT,
+    VENV_BIN,
+    StartRun,
+    get,
+    live_group_members,
+    request,
+    set_greeting,
+)
 from tests.integration.helpers import QUIET_PERIOD
-
-RESPONSE_TIMEOUT = 30.0
-"""Seconds to wait for an expected response (the first registration makes the daemon crawl
-the standard library and site-packages)."""
-
-STOP_TIMEOUT = 10.0
-
-VENV_BIN = Path(sys.executable).parent
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -108,187 +105,6 @@ def write_app(project: Path, source: str = HTTP_APP, text: str = "v1") -> None:
     (project / "app.py").write_text(source)
     set_greeting(project, text)
     (project / "unrelated.py").write_text("X = 1\n")
-
-
-def set_greeting(project: Path, text: str) -> None:
-    """Rewrite ``greeting.py`` so that the app answers ``text``."""
-    (project / "greeting.py").write_text(f"TEXT = {text!r}\n")
-
-
-def free_port() -> int:
-    """A TCP port free right now on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# -- the supervisor as a subprocess ---------------------------------------------------------------
-
-
-class Run:
-    """A dev-server process in ``project`` (``reloadd run ...`` or the app itself), logging to a file."""
-
-    def __init__(self, project: Path, log_path: Path, argv: list[str], port: int) -> None:
-        self.project = project
-        self.log_path = log_path
-        self.argv = argv
-        self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @classmethod
-    def supervisor(
-        cls, project: Path, log_path: Path, options: list[str], command: list[str], port: int
-    ) -> Run:
-        """``reloadd run --root PROJECT [OPTIONS] -- COMMAND``."""
-        argv = [sys.executable, "-m", "reloadd.client.cli", "run", "--root", str(project)]
-        return cls(project, log_path, [*argv, *options, "--", *command], port)
-
-    def start(self, **env: str) -> Run:
-        """Start the supervisor in its own session."""
-        environment = dict(os.environ, PORT=str(self.port), **env)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.argv,
-                cwd=self.project,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    @property
-    def url(self) -> str:
-        """The app's address."""
-        return f"http://127.0.0.1:{self.port}/"
-
-    def log(self) -> str:
-        """What the supervisor and its children printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def starts(self) -> list[int]:
-        """The pids of the children started so far, in order."""
-        path = self.project / "starts.log"
-        if not path.exists():
-            return []
-        return [int(line) for line in path.read_text().split()]
-
-    def wait_for_log(self, pattern: str, timeout: float = RESPONSE_TIMEOUT) -> re.Match[str]:
-        """Wait until the log matches ``pattern`` (a regular expression); return the match."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(pattern, self.log())
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                pytest.fail(f"{pattern!r} did not appear in the log:\n{self.log()}")
-            time.sleep(0.02)
-
-    def wait_for_starts(self, count: int, timeout: float = RESPONSE_TIMEOUT) -> list[int]:
-        """Wait until ``count`` children have started."""
-        deadline = time.monotonic() + timeout
-        while len(self.starts()) < count:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{len(self.starts())} starts, expected {count}:\n{self.log()}")
-            time.sleep(0.02)
-        return self.starts()
-
-    def wait_for_response(self, expected: str, timeout: float = RESPONSE_TIMEOUT) -> str:
-        """Request the app until its answer starts with ``expected``; return the whole answer."""
-        deadline = time.monotonic() + timeout
-        answer = None
-        while time.monotonic() < deadline:
-            answer = get(self.url)
-            if answer is not None and answer.startswith(expected):
-                return answer
-            time.sleep(0.05)
-        pytest.fail(f"the app answered {answer!r}, not {expected!r}:\n{self.log()}")
-
-    def signal(self, signum: int) -> None:
-        """Send a signal to the supervisor."""
-        assert self.process is not None
-        self.process.send_signal(signum)
-
-    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
-        """Wait for the supervisor to exit; return its status."""
-        assert self.process is not None
-        return self.process.wait(timeout)
-
-    def stop(self) -> None:
-        """Stop the process's group and, whatever happened, every child's process group."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(STOP_TIMEOUT)
-        groups = [self.process.pid] if self.process is not None else []
-        for pgid in [*groups, *self.starts()]:
-            if live_group_members(pgid):
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-
-def get(url: str, timeout: float = 5.0) -> str | None:
-    """The body of a GET, or None if the server cannot be reached or fails."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return str(response.read().decode())
-    except (OSError, http.client.HTTPException):  # refused, reset, or cut off by a restart
-        return None
-
-
-def live_group_members(pgid: int) -> list[int]:
-    """The pids of the live (not zombie) processes in process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
-
-
-@pytest.fixture
-def runs(tmp_path: Path) -> Iterator[list[Run]]:
-    """Supervisors started by a test; all stopped (with their children) afterwards."""
-    started: list[Run] = []
-    yield started
-    for run in started:
-        run.stop()
-
-
-class StartRun(Protocol):
-    """The type of the ``start_run`` fixture."""
-
-    def __call__(self, command: list[str], *options: str, **env: str) -> Run: ...
-
-
-@pytest.fixture
-def start_run(runs: list[Run], project: Path, tmp_path: Path) -> StartRun:
-    """``start_run(command, *options, **env)`` starts ``reloadd run`` in the project.
-
-    ``{port}`` in the command stands for a free port, which the app also finds in ``$PORT``.
-    """
-
-    def start(command: list[str], *options: str, **env: str) -> Run:
-        port = free_port()
-        command = [part.replace("{port}", str(port)) for part in command]
-        run = Run.supervisor(
-            project, tmp_path / f"run-{len(runs)}.log", list(options), command, port
-        )
-        runs.append(run)
-        return run.start(**env)
-
-    return start
 
 
 PYTHON_APP = [sys.executable, "app.py"]
@@ -443,9 +259,10 @@ def test_a_command_that_is_not_python_restarts_on_its_watch_globs(
 def test_uvicorn_app_restarts(daemon: DaemonProcess, project: Path, start_run: StartRun) -> None:
     write_app(project, ASGI_APP)
     run = start_run([str(VENV_BIN / "uvicorn"), "app:app", "--port", "{port}"])
-    run.wait_for_response("v1")
+    run.wait_ready()
+    assert run.wait_for_response("v1")
     set_greeting(project, "v2")
-    run.wait_for_response("v2")
+    run.wait_for_reload("v2")
     assert len(run.starts()) == 2
 
 
@@ -516,5 +333,93 @@ def test_a_command_that_cannot_run_is_reported(
     daemon: DaemonProcess, project: Path, start_run: StartRun
 ) -> None:
     run = start_run(["./no-such-command"])
-    assert run.wait() == 1
+    assert run.wait() == 127
     assert "cannot run './no-such-command'" in run.log()
+
+
+@pytest.mark.parametrize("options", [[], ["--socket", "127.0.0.1:0"]])
+def test_a_command_not_found_exits_127_in_one_line_and_starts_no_daemon(
+    project: Path, start_run: StartRun, options: list[str]
+) -> None:
+    run = start_run(["no-such-command-here", "--port", "1"], *options)
+    assert run.wait() == 127, run.log()
+    lines = run.log().splitlines()
+    assert lines == [
+        "reloadd: cannot run 'no-such-command-here': command not found "
+        "(no such program on PATH); check its name"
+    ]
+    endpoint = endpoint_for(project)
+    assert not endpoint.log_path.exists(), "no daemon was started for a command that cannot run"
+    assert not endpoint.socket_path.exists()
+
+
+@pytest.mark.parametrize(("script", "status"), [("true", 0), ("exit 7", 7), ("kill -9 $$", 137)])
+def test_a_command_that_nothing_can_restart_exits_with_its_status(
+    daemon: DaemonProcess, project: Path, start_run: StartRun, script: str, status: int
+) -> None:
+    run = start_run(["sh", "-c", script])
+    assert run.wait() == status, run.log()
+    assert "nothing can restart it" in run.log()
+
+
+def test_a_child_that_exits_0_by_itself_waits_for_a_change_like_a_crash(
+    daemon: DaemonProcess, project: Path, start_run: StartRun
+) -> None:
+    write_app(project)
+    (project / "app.py").write_text(
+        "import os\nimport greeting\n"
+        "with open('starts.log', 'a') as log:\n"
+        "    log.write(f'{os.getpid()}\\n')\n"
+    )
+    run = start_run(PYTHON_APP)
+    run.wait_for_log(r"python app\.py exited with code 0 after .*; waiting for a change")
+    assert run.process is not None
+    assert run.process.poll() is None
+    set_greeting(project, "v2")
+    run.wait_for_starts(2)
+    run.wait_for_log(r"greeting\.py changed; started again")
+
+
+def test_while_the_child_is_down_the_socket_answers_503_naming_the_error(
+    daemon: DaemonProcess, project: Path, start_run: StartRun
+) -> None:
+    write_app(project)
+    (project / "greeting.py").write_text('TEXT = "unterminated\n')
+    run = start_run(PYTHON_APP, "--socket", "127.0.0.1:0")
+    run.port = int(run.wait_for_log(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    run.wait_for_log("waiting for a change")
+    answer = request(run.url, timeout=10.0)
+    assert answer is not None, "the request got no answer while the child was down"
+    status, page = answer
+    assert status == 503
+    assert "python app.py exited with code 1" in page
+    assert "greeting.py:1: SyntaxError: unterminated string literal" in page
+    assert "restarts it at the next change" in page
+    # Not HTTP: closed, not left hanging.
+    with socket.create_connection(("127.0.0.1", run.port), timeout=10.0) as raw:
+        raw.sendall(b"\x16\x03\x01 binary hello\r\n\r\n")
+        assert raw.recv(100) == b""
+
+    set_greeting(project, "fixed")
+    run.wait_for_response("fixed")
+    assert request(run.url, timeout=10.0) == (200, f"fixed from {run.starts()[0]}")
+
+
+def test_a_child_binding_the_held_port_itself_is_told_to_take_the_socket(
+    daemon: DaemonProcess, project: Path, start_run: StartRun
+) -> None:
+    write_app(project)
+    port = free_port()
+    # As `flask run --port P` would: the app ignores fd 3 and binds the port it is given.
+    script = f"import os; os.environ['PORT'] = '{port}'; del os.environ['LISTEN_PID']; import app"
+    run = start_run([sys.executable, "-c", script, "--port", str(port)], "--socket", str(port))
+    run.port = port
+    run.wait_for_log("waiting for a change")
+    hint = run.wait_for_log(r"reloadd: the command binds port \d+ itself.*").group(0)
+    assert f"port {port}" in hint
+    assert "docs/run.md" in hint
+    answer = request(run.url, timeout=10.0)
+    assert answer is not None
+    assert answer[0] == 503
+    assert "Address already in use" in answer[1]
+    assert "take the socket (fd 3)" in answer[1]

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_process import DaemonProcess
-from tests.integration import test_run
+from tests.integration.dev_server import (
+    VENV_BIN,
+    Run,
+    StartRun,
+    request,
+    set_greeting,
+)
 from tests.integration.helpers import QUIET_PERIOD
-from tests.integration.test_run import VENV_BIN, Run, StartRun, free_port, set_greeting
-
-runs = test_run.runs
-"""The fixture of ``test_run``: processes started by a test, all stopped afterwards."""
-
-start_run = test_run.start_run
-"""The fixture of ``test_run``: start ``reloadd run`` in the project."""
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -154,3 +154,26 @@ def test_flask_run_through_reloadd_run(
     assert len(run.starts()) == 2
     assert answer.endswith(f"from {run.starts()[1]}")
     run.wait_for_log(r"reloadd: greeting\.py changed; restarted in \d+ ms")
+
+
+@pytest.mark.parametrize("port_from", ["argument", "environment"])
+def test_flask_run_binding_the_held_port_is_told_to_take_the_socket(
+    daemon: DaemonProcess, project: Path, start_run: StartRun, port_from: str
+) -> None:
+    (project / "app.py").write_text(FLASK_APP)
+    set_greeting(project, "v1")
+    port = free_port()
+    flask = [str(VENV_BIN / "flask"), "--app", "app", "run", "--no-reload"]
+    if port_from == "argument":
+        run = start_run([*flask, "--port", str(port)], "--socket", str(port))
+    else:  # nothing on the command line names the port: the failed bind is reported
+        run = start_run(flask, "--socket", str(port), FLASK_RUN_PORT=str(port))
+    run.port = port
+    run.wait_for_log(r"reloadd: the command binds port \d+ itself")
+    answer = request(run.url, timeout=10.0)
+    assert answer is not None, "the request hung while flask was down"
+    status, page = answer
+    assert status == 503
+    assert "flask --app app run --no-reload" in page
+    assert "exited with code 1" in page
+    assert "docs/run.md" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import subprocess
@@ -16,8 +17,9 @@ from hypothesis import strategies as st
 
 from reloadd.client.modules import module_files
 from reloadd.client.run import child_hook
-from reloadd.client.run.reports import Batch, ReportSocket
+from reloadd.client.run.reports import Batch, Crash, ReportSocket
 from reloadd.client.run.supervisor import STARTUP_DIR
+from tests.net import listening_socket
 
 
 @pytest.fixture
@@ -39,6 +41,8 @@ class Ran:
         self.stderr = stderr
         self.imported = batch.imported
         self.failed = batch.failed
+        self.crash = batch.crash
+        self.bind_failed = batch.bind_failed
 
 
 def run_python(
@@ -73,6 +77,8 @@ def run_python(
 def _extend(batch: Batch, more: Batch) -> None:
     batch.imported.extend(more.imported)
     batch.failed.extend(more.failed)
+    batch.crash = more.crash or batch.crash
+    batch.bind_failed.extend(more.bind_failed)
 
 
 def test_reports_the_script_its_imports_and_later_imports(
@@ -157,6 +163,46 @@ def test_an_error_raised_at_import_names_the_innermost_file(
     result = run_python(reports, tmp_path, "app.py")
     assert "misconfigured" in result.stderr
     assert result.failed == [str(tmp_path / "settings.py")]
+
+
+def test_a_syntax_error_is_reported_with_its_line_and_message(
+    reports: ReportSocket, tmp_path: Path
+) -> None:
+    (tmp_path / "broken.py").write_text("X = 1\nTEXT = 'unterminated\n")
+    (tmp_path / "app.py").write_text("import broken\n")
+    result = run_python(reports, tmp_path, "app.py")
+    assert result.crash is not None
+    assert (result.crash.path, result.crash.line) == (str(tmp_path / "broken.py"), 2)
+    assert result.crash.error.startswith("SyntaxError: unterminated string literal")
+    assert result.crash.errno is None
+
+
+def test_an_os_error_is_reported_with_its_errno(reports: ReportSocket, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import errno, os\n\nraise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))\n"
+    )
+    result = run_python(reports, tmp_path, "app.py")
+    assert result.crash == Crash(
+        str(tmp_path / "app.py"),
+        3,
+        f"OSError: [Errno {errno.EADDRINUSE}] {os.strerror(errno.EADDRINUSE)}",
+        errno.EADDRINUSE,
+    )
+
+
+def test_under_socket_a_bind_to_a_port_in_use_is_reported(
+    reports: ReportSocket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LISTEN_FDS", "1")
+    with listening_socket() as busy:
+        port = busy.getsockname()[1]
+        (tmp_path / "app.py").write_text(
+            f"import socket\ntry:\n    socket.socket().bind(('127.0.0.1', {port}))\n"
+            "except OSError:\n    print('in use')\n"
+        )
+        result = run_python(reports, tmp_path, "app.py")
+    assert result.stdout == "in use\n", result.stderr
+    assert result.bind_failed == [port]
 
 
 def test_an_existing_sitecustomize_still_runs(reports: ReportSocket, tmp_path: Path) -> None:
