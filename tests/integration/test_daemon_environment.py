@@ -1,0 +1,53 @@
+"""The daemon in odd environments: a state folder it cannot write."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reloadd.client import Client
+from tests.daemon_process import DaemonProcess
+from tests.integration.helpers import edit, expect_changes
+
+
+def test_unwritable_state_folder_is_logged_once_and_the_daemon_stops_cleanly(
+    project: Path,
+    backend_name: str,
+    daemon_factory: list[DaemonProcess],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sock = request.getfixturevalue("watchman").sockpath if backend_name == "watchman" else None
+    monkeypatch.setenv("HOME", "/dev/null")  # ~/.local/state cannot be created there
+    monkeypatch.delenv("XDG_STATE_HOME")
+    daemon = DaemonProcess(
+        project, backend=backend_name, log_path=tmp_path / "daemon.log", watchman_sock=sock
+    )
+    daemon_factory.append(daemon)
+    daemon.start()
+    app = project / "app.py"
+    app.write_text("x = 1\n")
+    with Client(project, spawn=False) as client:
+        client.watch(files=[app])
+        for _ in range(2):  # clocks move, so the daemon tries to save its state (Watchman)
+            edit(app)
+            expect_changes(client, app)
+
+    stop = subprocess.run(
+        [sys.executable, "-m", "reloadd.client.cli", "stop", "--root", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert daemon.process is not None
+    assert daemon.process.wait(10) == 0, daemon.log()
+    assert not daemon.endpoint.socket_path.exists()
+    log = daemon.log()
+    assert "Traceback" not in log
+    assert log.count("could not save the daemon state") == 1, log
