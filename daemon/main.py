@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from reloadd.daemon.backends.choose import choose_backend
@@ -59,7 +58,7 @@ def serve(
             chosen = choose_backend(
                 backend,
                 daemon.changes.put,
-                watchman_sock=watchman_sock or os.environ.get("WATCHMAN_SOCK"),
+                watchman_sock=watchman_sock,
             )
         except ReloaddError as exc:
             print(f"reloadd: {exc}", file=sys.stderr)

@@ -51,3 +51,24 @@ def test_unwritable_state_folder_is_logged_once_and_the_daemon_stops_cleanly(
     log = daemon.log()
     assert "Traceback" not in log
     assert log.count("could not save the daemon state") == 1, log
+
+
+@pytest.mark.parametrize("backend", ["auto", "watchman"])
+def test_serve_with_a_watchman_socket_that_does_not_answer_fails_in_one_line(
+    project: Path, tmp_path: Path, backend: str
+) -> None:
+    missing = "/nonexistent/sock"
+    command = [sys.executable, "-m", "reloadd.client.cli", "serve", "--root", str(project)]
+    serve = subprocess.run(
+        [*command, "--backend", backend, "--watchman-sock", missing],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert serve.returncode != 0
+    errors = [line for line in serve.stderr.splitlines() if line.startswith("reloadd:")]
+    assert len(errors) == 1, serve.stderr
+    assert f"--watchman-sock {missing}" in errors[0]
+    assert "Traceback" not in serve.stderr
+    assert "built-in watcher" not in serve.stderr
