@@ -4,59 +4,105 @@ Files inside the project are covered by the project root. Files of installed
 packages are covered by their ``site-packages``/``dist-packages`` folder or the
 standard library's ``lib/pythonX.Y`` folder, so that a process importing
 hundreds of packages costs a handful of watches, not one per directory.
-Anything else is covered by its own folder.
+
+A watch is never widened beyond those: a file elsewhere is covered by its own folder
+only, and only if that folder exists, is not the file system's root, and holds at most
+:data:`~reloadd.protocol.limits.MAX_OUTSIDE_ROOT_FOLDERS` folders. A missing file's
+nearest existing parent is watched only when it lies inside the project or a library
+folder; ``/nonexistent-dir/x.py`` is refused rather than making the daemon watch ``/``.
+A refused path stays registered but is covered by no watched folder (see
+:func:`uncovered`): the ``watching`` reply counts it, and its changes are not reported.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from reloadd.daemon.backends.nesting import is_covered
+from reloadd.protocol.limits import MAX_OUTSIDE_ROOT_FOLDERS
+
+__all__ = ["covering_root", "is_covered", "nearest_existing", "roots_to_add", "uncovered"]
+
 _LIBRARY_DIR = re.compile(r"^(site-packages|dist-packages|python\d+(\.\d+)?)$")
 
 
-def covering_root(path: Path, project_root: Path, *, is_dir: bool = False) -> Path:
-    """The folder to watch so that ``path`` (a file, or a folder if ``is_dir``) is covered."""
+def covering_root(path: Path, project_root: Path, *, is_dir: bool = False) -> Path | None:
+    """The folder to watch so that ``path`` (a file, or a folder if ``is_dir``) is covered.
+
+    ``None`` when no folder may be watched for it (see the module docstring).
+    """
     if path == project_root or project_root in path.parents:
         return project_root
     folder = path if is_dir else path.parent
     for ancestor in (folder, *folder.parents):
         if _LIBRARY_DIR.match(ancestor.name):
-            folder = ancestor
-            break
-    return nearest_existing(folder)
+            return nearest_existing(folder, within=ancestor)
+    if folder.is_dir() and folder != Path(folder.anchor) and _small_tree(str(folder)):
+        return folder
+    return None
 
 
-def nearest_existing(folder: Path) -> Path:
-    """``folder`` itself if it exists, else its nearest existing ancestor."""
+def nearest_existing(folder: Path, *, within: Path) -> Path | None:
+    """``folder`` itself if it exists, else its nearest existing ancestor up to ``within``."""
     for candidate in (folder, *folder.parents):
         if candidate.is_dir():
             return candidate
-    return Path("/")
-
-
-def is_covered(path: Path, roots: Iterable[Path]) -> bool:
-    """Whether ``path`` is one of ``roots`` or lies below one."""
-    return any(path == root or root in path.parents for root in roots)
+        if candidate == within:
+            break
+    return None
 
 
 def roots_to_add(
     files: Iterable[str], glob_dirs: Iterable[str], project_root: Path, watched: Iterable[Path]
 ) -> list[Path]:
-    """The smallest set of new roots covering ``files`` and ``glob_dirs`` not already watched."""
+    """The smallest set of new roots covering ``files`` and ``glob_dirs`` not already watched.
+
+    Paths no folder may be watched for are left out (:func:`uncovered` finds them later).
+    """
     watched = list(watched)
     # String prefixes first: a restarted dev server re-sends thousands of covered paths,
     # and building a Path for each would cost more than everything else together.
-    prefixes = tuple(str(root).rstrip("/") + "/" for root in watched)
+    prefixes = _prefixes(watched)
     watched_names = {str(root) for root in watched}
     wanted: set[Path] = set()
     for name, is_dir in [*((f, False) for f in files), *((d, True) for d in glob_dirs)]:
         if name.startswith(prefixes) or name in watched_names:
             continue
         path = Path(name)
-        if is_covered(path, watched) or is_covered(path, wanted):
+        if is_covered(path, wanted):
             continue
-        wanted.add(covering_root(path, project_root, is_dir=is_dir))
+        root = covering_root(path, project_root, is_dir=is_dir)
+        if root is not None:
+            wanted.add(root)
     # Drop roots nested in other wanted roots.
     return sorted(root for root in wanted if not is_covered(root, wanted - {root}))
+
+
+def uncovered(files: Iterable[str], glob_dirs: Iterable[str], watched: Iterable[Path]) -> list[str]:
+    """The paths among ``files`` and ``glob_dirs`` that no root of ``watched`` covers."""
+    watched = list(watched)
+    prefixes = _prefixes(watched)
+    names = {str(root) for root in watched}
+    return sorted(
+        name for name in (*files, *glob_dirs) if not name.startswith(prefixes) and name not in names
+    )
+
+
+def _prefixes(roots: Iterable[Path]) -> tuple[str, ...]:
+    return tuple(str(root).rstrip("/") + "/" for root in roots)
+
+
+@functools.lru_cache(maxsize=1024)
+def _small_tree(folder: str) -> bool:
+    """Whether ``folder`` holds at most ``MAX_OUTSIDE_ROOT_FOLDERS`` folders (it stops counting
+    beyond, so a check of ``/`` or a home folder is as cheap as that of a small one)."""
+    count = 0
+    for _parent, dirs, _files in os.walk(folder):
+        count += len(dirs)
+        if count > MAX_OUTSIDE_ROOT_FOLDERS:
+            return False
+    return True

@@ -25,7 +25,7 @@ from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.inbox import Inbox
 from reloadd.daemon.realpaths import RealPaths
 from reloadd.daemon.registry import ClientId, ClientRecord, Registry
-from reloadd.daemon.roots import is_covered, roots_to_add
+from reloadd.daemon.roots import is_covered, roots_to_add, uncovered
 from reloadd.daemon.state_keeper import StateKeeper
 from reloadd.daemon.wakeup import drain_pipe
 from reloadd.protocol import (
@@ -387,8 +387,18 @@ class Daemon:
         log.debug(
             "%s watches %d files and %d globs", _label(record), len(record.files), len(record.globs)
         )
+        unwatched = uncovered(files.values(), globs.values(), self._roots)
+        if unwatched:
+            log.warning(
+                "%s: not watching %d paths, e.g. %s", _label(record), len(unwatched), unwatched[0]
+            )
         replies: list[Message] = [
-            Watching(re=watch.id, files=len(record.files), globs=len(record.globs))
+            Watching(
+                re=watch.id,
+                files=len(record.files),
+                globs=len(record.globs),
+                unwatched=len(unwatched),
+            )
         ]
         if missed:
             log.info(
