@@ -6,6 +6,7 @@ import logging
 import sys
 
 from reloadd.daemon.backends.choose import choose_backend
+from reloadd.daemon.fd_limit import raise_fd_limit
 from reloadd.daemon.instance_lock import InstanceLock
 from reloadd.daemon.saved_state import state_dir
 from reloadd.daemon.server import DEFAULT_GRACE, Daemon
@@ -25,6 +26,7 @@ def serve(
     grace: float = DEFAULT_GRACE,
 ) -> int:
     """Run the daemon until it is stopped; return the process exit status."""
+    raise_fd_limit()
     logging.basicConfig(
         level=log_level.upper(),
         format="%(asctime)s reloadd[%(process)d] %(levelname)s %(message)s",

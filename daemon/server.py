@@ -21,6 +21,7 @@ from types import FrameType
 import zmq
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch
+from reloadd.daemon.connection_cap import ConnectionCap
 from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.inbox import Inbox
 from reloadd.daemon.realpaths import RealPaths
@@ -106,6 +107,7 @@ class Daemon:
         self._state: StateKeeper | None = None
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.ROUTER)
+        self._cap: ConnectionCap | None = None
 
     @property
     def backend(self) -> Backend:
@@ -134,6 +136,7 @@ class Daemon:
             sock.bind(self.endpoint.address)
         finally:
             os.umask(old_umask)
+        self._cap = ConnectionCap(sock)
 
     def serve(self) -> None:
         """Run the loop until a ``stop`` request, SIGTERM or SIGINT."""
@@ -178,6 +181,8 @@ class Daemon:
         self._watch_thread.shutdown(wait=False, cancel_futures=True)
         if self._backend is not None:
             self._save_state(force=True)
+        if self._cap is not None:
+            self._cap.close()
         self._socket.close(linger=0)
         self._context.term()
         self.endpoint.socket_path.unlink(missing_ok=True)

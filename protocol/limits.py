@@ -34,3 +34,7 @@ MAX_OUTSIDE_ROOT_FOLDERS: Final = 2_000
 A file registered outside the project, the standard library and ``site-packages`` is
 watched through its own folder, recursively; a bigger folder (``/``, a home folder) is
 not watched, and the ``watching`` reply counts the file in ``unwatched``."""
+
+MAX_CONNECTIONS: Final = 1_024
+"""Most connections one daemon keeps open at once (fewer when its open-file limit is low:
+at most three quarters of it); beyond, it stops accepting until some close."""
