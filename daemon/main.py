@@ -61,6 +61,7 @@ def serve(
                 backend,
                 daemon.changes.put,
                 watchman_sock=watchman_sock,
+                project_root=project_root,
             )
         except ReloaddError as exc:
             print(f"reloadd: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from reloadd.daemon.backends.base import Backend, ChangeSink
 from reloadd.daemon.backends.builtin import builtin_backend
@@ -54,13 +55,15 @@ def choose_backend(
     on_changes: ChangeSink,
     *,
     watchman_sock: str | None = None,
+    project_root: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Backend:
     """A started backend: the one asked for, or for ``auto`` Watchman if usable, else built-in.
 
     ``watchman_sock`` is the socket the user named (``--watchman-sock``); without it the
     Watchman backend uses ``WATCHMAN_SOCK`` from ``env``, else asks the ``watchman``
-    binary. Raises :class:`~reloadd.protocol.BackendError` for an unknown name, or when
+    binary. ``project_root`` tells Watchman which roots to watch through their enclosing
+    project (see :mod:`~reloadd.daemon.backends.watchman_roots`). Raises :class:`~reloadd.protocol.BackendError` for an unknown name, or when
     the backend asked for by name cannot start; :class:`WatchmanUnavailable` when the
     named socket does not answer (unless the built-in watcher was asked for).
     """
@@ -80,7 +83,7 @@ def choose_backend(
         reason = f"the Watchman backend cannot be loaded ({exc})"
     else:
         sockpath = watchman_sock or environ.get("WATCHMAN_SOCK") or None
-        backend = WatchmanBackend(on_changes, sockpath=sockpath)
+        backend = WatchmanBackend(on_changes, sockpath=sockpath, project_root=project_root)
         try:
             backend.start()
         except BackendError as exc:
