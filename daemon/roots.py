@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from reloadd.daemon.backends.nesting import is_covered
+from reloadd.daemon.backends.nesting import folder_prefixes, is_covered
 from reloadd.protocol.limits import MAX_OUTSIDE_ROOT_FOLDERS
 
 __all__ = ["covering_root", "is_covered", "nearest_existing", "roots_to_add", "uncovered"]
@@ -66,7 +66,7 @@ def roots_to_add(
     watched = list(watched)
     # String prefixes first: a restarted dev server re-sends thousands of covered paths,
     # and building a Path for each would cost more than everything else together.
-    prefixes = _prefixes(watched)
+    prefixes = folder_prefixes(watched)
     watched_names = {str(root) for root in watched}
     wanted: set[Path] = set()
     for name, is_dir in [*((f, False) for f in files), *((d, True) for d in glob_dirs)]:
@@ -85,15 +85,11 @@ def roots_to_add(
 def uncovered(files: Iterable[str], glob_dirs: Iterable[str], watched: Iterable[Path]) -> list[str]:
     """The paths among ``files`` and ``glob_dirs`` that no root of ``watched`` covers."""
     watched = list(watched)
-    prefixes = _prefixes(watched)
+    prefixes = folder_prefixes(watched)
     names = {str(root) for root in watched}
     return sorted(
         name for name in (*files, *glob_dirs) if not name.startswith(prefixes) and name not in names
     )
-
-
-def _prefixes(roots: Iterable[Path]) -> tuple[str, ...]:
-    return tuple(str(root).rstrip("/") + "/" for root in roots)
 
 
 @functools.lru_cache(maxsize=1024)

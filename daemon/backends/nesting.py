@@ -15,6 +15,11 @@ from typing import TypeVar
 PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 
+def folder_prefixes(roots: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    """Each root with one trailing separator: ``name.startswith(prefixes)`` says "below one"."""
+    return tuple(os.fspath(root).rstrip(os.sep) + os.sep for root in roots)
+
+
 def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is ``root`` or lies below it."""
     path, root = os.fspath(path), os.fspath(root)

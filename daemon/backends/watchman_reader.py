@@ -22,7 +22,7 @@ import queue
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pywatchman
@@ -122,13 +122,17 @@ class Reader:
             if sock in ready:
                 self._subscriptions.receive_one()
 
-    def _run_work(self) -> bool:
-        """Run all queued work; ``False`` once asked to stop."""
+    def _queued(self) -> Iterator[Subscribe | Stop]:
+        """Take the queued work, oldest first, until none is left."""
         while True:
             try:
-                work = self._work.get_nowait()
+                yield self._work.get_nowait()
             except queue.Empty:
-                return True
+                return
+
+    def _run_work(self) -> bool:
+        """Run all queued work; ``False`` once asked to stop."""
+        for work in self._queued():
             if isinstance(work, Stop):
                 self._subscriptions.unsubscribe_all()
                 return False
@@ -146,6 +150,7 @@ class Reader:
                     raise
                 else:
                     work.done.set_result(name)
+        return True
 
     # -- reconnecting ----------------------------------------------------------------------
 
@@ -167,15 +172,12 @@ class Reader:
 
     def _fail_work(self) -> bool:
         """Fail queued subscribe work (there is no connection); ``False`` if asked to stop."""
-        while True:
-            try:
-                work = self._work.get_nowait()
-            except queue.Empty:
-                return True
+        for work in self._queued():
             if isinstance(work, Stop):
                 return False
             if work.done.set_running_or_notify_cancel():
                 work.done.set_exception(away_error())
+        return True
 
     def _reconnect(self) -> bool:
         """Retry with backoff until subscribed again (``True``) or asked to stop (``False``)."""

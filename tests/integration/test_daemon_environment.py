@@ -10,7 +10,7 @@ import pytest
 
 from reloadd.client import Client
 from tests.daemon_process import DaemonProcess
-from tests.integration.helpers import edit, expect_changes
+from tests.integration.helpers import cli_stop, edit, expect_changes
 
 
 def test_unwritable_state_folder_is_logged_once_and_the_daemon_stops_cleanly(
@@ -37,14 +37,7 @@ def test_unwritable_state_folder_is_logged_once_and_the_daemon_stops_cleanly(
             edit(app)
             expect_changes(client, app)
 
-    stop = subprocess.run(
-        [sys.executable, "-m", "reloadd.client.cli", "stop", "--root", str(project)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert stop.returncode == 0, stop.stdout + stop.stderr
+    cli_stop(project)
     assert daemon.process is not None
     assert daemon.process.wait(10) == 0, daemon.log()
     assert not daemon.endpoint.socket_path.exists()

@@ -7,8 +7,6 @@ as ``~/.pyenv`` is. ``watch-project`` on that folder would watch the whole check
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ import pywatchman
 
 from reloadd.client import Client
 from tests.daemon_process import DaemonProcess
-from tests.integration.helpers import edit, expect_changes
+from tests.integration.helpers import cli_stop, edit, expect_changes
 from tests.watchman_instance import WatchmanInstance
 
 OTHER_FOLDERS = 300
@@ -51,17 +49,6 @@ def _inotify_watches(pid: int) -> int:
     return count
 
 
-def _stop(project: Path) -> None:
-    stop = subprocess.run(
-        [sys.executable, "-m", "reloadd.client.cli", "stop", "--root", str(project)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert stop.returncode == 0, stop.stdout + stop.stderr
-
-
 def _start(project: Path, tmp_path: Path, watchman: WatchmanInstance) -> DaemonProcess:
     return DaemonProcess(
         project,
@@ -94,7 +81,7 @@ def test_the_standard_library_is_watched_by_itself_and_given_back(
         expect_changes(client, module)
     assert during - before < OTHER_FOLDERS  # not the whole checkout
 
-    _stop(project)
+    cli_stop(project)
     assert daemon.process is not None
     assert daemon.process.wait(10) == 0
     assert _watches(watchman) == [str(project)]  # the project's watch stays for the next run
@@ -118,7 +105,7 @@ def test_a_watch_that_existed_before_is_reused_and_kept(
         assert _watches(watchman) == [str(stdlib)]
         edit(module)
         expect_changes(client, module)
-    _stop(project)
+    cli_stop(project)
     assert daemon.process is not None
     assert daemon.process.wait(10) == 0
     assert str(stdlib) in _watches(watchman)
@@ -141,7 +128,7 @@ def test_a_watch_another_client_subscribes_to_is_kept(
     other.subs, other.sub_by_root, other.logs = {}, {}, []
     try:
         other.query("subscribe", str(stdlib), "someone-else", {"fields": ["name"]})
-        _stop(project)
+        cli_stop(project)
         assert daemon.process is not None
         assert daemon.process.wait(10) == 0
     finally:
