@@ -10,13 +10,15 @@ only, and only if that folder exists, is not the file system's root, and holds a
 :data:`~reloadd.protocol.limits.MAX_OUTSIDE_ROOT_FOLDERS` folders. A missing file's
 nearest existing parent is watched only when it lies inside the project or a library
 folder; ``/nonexistent-dir/x.py`` is refused rather than making the daemon watch ``/``.
+Sizing outside folders reads at most twice ``MAX_OUTSIDE_ROOT_FOLDERS`` folders per request
+(:class:`WalkBudget`), and each result is remembered, so no request can make the daemon
+walk the file system for long.
 A refused path stays registered but is covered by no watched folder (see
 :func:`uncovered`): the ``watching`` reply counts it, and its changes are not reported.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Iterable
@@ -25,15 +27,25 @@ from pathlib import Path
 from reloadd.daemon.backends.nesting import folder_prefixes, is_covered
 from reloadd.protocol.limits import MAX_OUTSIDE_ROOT_FOLDERS
 
-__all__ = ["covering_root", "is_covered", "nearest_existing", "roots_to_add", "uncovered"]
+__all__ = [
+    "WalkBudget",
+    "covering_root",
+    "is_covered",
+    "nearest_existing",
+    "roots_to_add",
+    "uncovered",
+]
 
 _LIBRARY_DIR = re.compile(r"^(site-packages|dist-packages|python\d+(\.\d+)?)$")
 
 
-def covering_root(path: Path, project_root: Path, *, is_dir: bool = False) -> Path | None:
+def covering_root(
+    path: Path, project_root: Path, *, is_dir: bool = False, budget: WalkBudget | None = None
+) -> Path | None:
     """The folder to watch so that ``path`` (a file, or a folder if ``is_dir``) is covered.
 
-    ``None`` when no folder may be watched for it (see the module docstring).
+    ``None`` when no folder may be watched for it (see the module docstring), or when
+    ``budget`` is spent before an outside folder's size is known.
     """
     if path == project_root or project_root in path.parents:
         return project_root
@@ -41,7 +53,9 @@ def covering_root(path: Path, project_root: Path, *, is_dir: bool = False) -> Pa
     for ancestor in (folder, *folder.parents):
         if _LIBRARY_DIR.match(ancestor.name):
             return nearest_existing(folder, within=ancestor)
-    if folder.is_dir() and folder != Path(folder.anchor) and _small_tree(str(folder)):
+    if folder == Path(folder.anchor) or not folder.is_dir():
+        return None
+    if _small_tree(str(folder), WalkBudget() if budget is None else budget):
         return folder
     return None
 
@@ -69,13 +83,14 @@ def roots_to_add(
     prefixes = folder_prefixes(watched)
     watched_names = {str(root) for root in watched}
     wanted: set[Path] = set()
+    budget = WalkBudget()
     for name, is_dir in [*((f, False) for f in files), *((d, True) for d in glob_dirs)]:
         if name.startswith(prefixes) or name in watched_names:
             continue
         path = Path(name)
         if is_covered(path, wanted):
             continue
-        root = covering_root(path, project_root, is_dir=is_dir)
+        root = covering_root(path, project_root, is_dir=is_dir, budget=budget)
         if root is not None:
             wanted.add(root)
     # Drop roots nested in other wanted roots.
@@ -92,13 +107,42 @@ def uncovered(files: Iterable[str], glob_dirs: Iterable[str], watched: Iterable[
     )
 
 
-@functools.lru_cache(maxsize=1024)
-def _small_tree(folder: str) -> bool:
-    """Whether ``folder`` holds at most ``MAX_OUTSIDE_ROOT_FOLDERS`` folders (it stops counting
-    beyond, so a check of ``/`` or a home folder is as cheap as that of a small one)."""
+class WalkBudget:
+    """How many more folders one request may read while sizing outside folders.
+
+    Bounds the work a single ``watch`` can cause (a hostile one naming thousands of big
+    folders): once spent, further unknown outside folders are not watched.
+    """
+
+    def __init__(self, folders: int = 2 * MAX_OUTSIDE_ROOT_FOLDERS) -> None:
+        self.left = folders
+
+
+_MAX_SIZED = 4096
+_sized: dict[str, bool] = {}
+"""Folder → whether it was small enough, as found (kept for the daemon's life, bounded)."""
+
+
+def _small_tree(folder: str, budget: WalkBudget) -> bool:
+    """Whether ``folder`` holds at most ``MAX_OUTSIDE_ROOT_FOLDERS`` folders.
+
+    It stops counting beyond, so sizing ``/`` costs no more than sizing a folder at the
+    limit; and when ``budget`` runs out first, the answer is no (not remembered).
+    """
+    known = _sized.get(folder)
+    if known is not None:
+        return known
     count = 0
+    small = True
     for _parent, dirs, _files in os.walk(folder):
+        budget.left -= 1
         count += len(dirs)
         if count > MAX_OUTSIDE_ROOT_FOLDERS:
+            small = False
+            break
+        if budget.left < 0:
             return False
-    return True
+    if len(_sized) >= _MAX_SIZED:
+        _sized.clear()
+    _sized[folder] = small
+    return small

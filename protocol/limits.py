@@ -28,12 +28,13 @@ MAX_NAME_LENGTH: Final = 256
 MAX_CHANGED_PATHS: Final = 10_000
 """Most paths one ``changed`` notification lists; beyond, ``truncated`` is set."""
 
-MAX_OUTSIDE_ROOT_FOLDERS: Final = 2_000
+MAX_OUTSIDE_ROOT_FOLDERS: Final = 1_000
 """Most folders a folder outside the project and the library folders may hold to be watched.
 
 A file registered outside the project, the standard library and ``site-packages`` is
 watched through its own folder, recursively; a bigger folder (``/``, a home folder) is
-not watched, and the ``watching`` reply counts the file in ``unwatched``."""
+not watched, and the ``watching`` reply counts the file in ``unwatched``. The daemon reads
+at most twice as many folders to size such folders for one request."""
 
 MAX_CONNECTIONS: Final = 1_024
 """Most connections one daemon keeps open at once (fewer when its open-file limit is low:

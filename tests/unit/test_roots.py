@@ -62,3 +62,16 @@ def test_refused_paths_are_left_out_and_found_uncovered(project: Path, tmp_path:
     roots = roots_to_add(files, [], project, [])
     assert roots == [project]
     assert uncovered(files, [], roots) == ["/nonexistent-dir/x.py"]
+
+
+def test_one_request_reads_a_bounded_number_of_folders(project: Path, tmp_path: Path) -> None:
+    files = []
+    for name in ("a", "b", "c"):
+        for index in range(MAX_OUTSIDE_ROOT_FOLDERS * 9 // 10):
+            (tmp_path / name / str(index)).mkdir(parents=True)
+        files.append(str(tmp_path / name / "x.py"))
+    roots = roots_to_add(files, [], project, [])
+    assert len(roots) == 2  # the third would have been read past the request's budget
+    assert len(uncovered(files, [], roots)) == 1
+    # A later request finds the first two sized already, and sizes the third.
+    assert len(roots_to_add(files, [], project, [])) == 3
