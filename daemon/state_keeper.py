@@ -30,6 +30,7 @@ class StateKeeper:
         self._history = history
         self._watch_timeout = watch_timeout
         self._saved_clocks: dict[str, str] = {}
+        self._saved_roots: list[str] = []
         self._save_failed = False
         """Whether the last save failed (a run of failures is logged once)."""
 
@@ -60,7 +61,10 @@ class StateKeeper:
     def save(
         self, roots: Iterable[Path], *, flush: Callable[[], None], force: bool = False
     ) -> None:
-        """Save ``roots`` and the backend's clocks if the clocks moved (or ``force``).
+        """Save ``roots`` and the backend's clocks if either changed (or ``force``).
+
+        Roots count too: the built-in watchers keep no clocks, and a daemon killed later
+        must still leave its successor the roots to watch at once.
 
         Never raises for an unwritable state folder: that is logged, once.
 
@@ -69,15 +73,13 @@ class StateKeeper:
         right after the save.
         """
         clocks = {str(root): clock for root, clock in self._backend.clocks().items()}
-        if not force and clocks == self._saved_clocks:
+        names = sorted(map(str, roots))
+        if not force and clocks == self._saved_clocks and names == self._saved_roots:
             return
         flush()
-        self._saved_clocks = clocks
+        self._saved_clocks, self._saved_roots = clocks, names
         state = saved_state.SavedState(
-            backend=self._backend.name,
-            saved_at=time.time(),
-            clocks=clocks,
-            roots=sorted(map(str, roots)),
+            backend=self._backend.name, saved_at=time.time(), clocks=clocks, roots=names
         )
         try:
             saved_state.save(self.path, state)

@@ -1,16 +1,20 @@
-"""The daemon in odd environments: a state folder it cannot write."""
+"""The daemon in odd environments: a state folder it cannot write, a Watchman that is not
+there, a daemon killed before it could save."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from reloadd.client import Client
+from reloadd.daemon import saved_state
+from reloadd.daemon.saved_state import state_dir
 from tests.daemon_process import DaemonProcess
-from tests.integration.helpers import cli_stop, edit, expect_changes
+from tests.integration.helpers import NOTIFY_TIMEOUT, cli_stop, edit, expect_changes
 
 
 def test_unwritable_state_folder_is_logged_once_and_the_daemon_stops_cleanly(
@@ -65,3 +69,25 @@ def test_serve_with_a_watchman_socket_that_does_not_answer_fails_in_one_line(
     assert f"--watchman-sock {missing}" in errors[0]
     assert "Traceback" not in serve.stderr
     assert "built-in watcher" not in serve.stderr
+
+
+def test_new_roots_are_saved_at_once_so_a_killed_daemons_successor_resumes_them(
+    project: Path, tmp_path: Path, daemon_factory: list[DaemonProcess]
+) -> None:
+    daemon = DaemonProcess(project, backend="builtin", log_path=tmp_path / "first.log")
+    daemon_factory.append(daemon)
+    daemon.start()
+    app = project / "app.py"
+    app.write_text("x = 1\n")
+    state = state_dir() / f"{daemon.endpoint.socket_path.stem}.json"
+    with Client(project, spawn=False) as client:
+        client.watch(files=[app])
+        deadline = time.monotonic() + NOTIFY_TIMEOUT
+        while str(project) not in saved_state.load(state).roots:
+            assert time.monotonic() < deadline, f"{state} never named {project}"
+            time.sleep(0.05)
+    daemon.kill()
+    successor = DaemonProcess(project, backend="builtin", log_path=tmp_path / "second.log")
+    daemon_factory.append(successor)
+    successor.start()
+    successor.wait_for_log(f"resumed watching {project}")
