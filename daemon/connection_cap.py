@@ -21,7 +21,7 @@ would need to know which connection completed its handshake; libzmq's
 Threads: the monitor socket is owned by one small thread, ``reloadd-connections``, that
 does nothing else, so a refusal does not wait for the main thread (which owns the ROUTER
 socket and may be busy). ``shutdown`` is a plain system call on a descriptor number, so
-it needs no ZeroMQ socket. The cap leaves at least a quarter of the limit free, because
+it needs no ZeroMQ socket. The cap leaves at least half of the limit free, because
 libzmq's I/O thread may accept a few more connections before this thread refuses them.
 Residual risk, accepted: a descriptor closed and reused between reading its event and
 refusing it would be shut down instead (microseconds; the daemon reconnects what it owns).

@@ -38,4 +38,4 @@ at most twice as many folders to size such folders for one request."""
 
 MAX_CONNECTIONS: Final = 1_024
 """Most connections one daemon keeps open at once (fewer when its open-file limit is low:
-at most three quarters of it); beyond, it stops accepting until some close."""
+at most half of it); beyond, it stops accepting until some close."""
