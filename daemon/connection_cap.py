@@ -22,7 +22,11 @@ Threads: the monitor socket is owned by one small thread, ``reloadd-connections`
 does nothing else, so a refusal does not wait for the main thread (which owns the ROUTER
 socket and may be busy). ``shutdown`` is a plain system call on a descriptor number, so
 it needs no ZeroMQ socket. The cap leaves at least half of the limit free, because
-libzmq's I/O thread may accept a few more connections before this thread refuses them.
+libzmq's I/O thread goes on accepting until this thread (which needs the GIL and a CPU)
+has refused the excess: under a 1,024 limit and a flood of 2,000 connections on a loaded
+2-core machine, up to 223 more than the cap of 512 were open at once. So this makes the
+abort unlikely, not impossible, when the hard limit is as low as 1,024; with the soft
+limit raised (:func:`~reloadd.daemon.fd_limit.raise_fd_limit`) the margin is far larger.
 Residual risk, accepted: a descriptor closed and reused between reading its event and
 refusing it would be shut down instead (microseconds; the daemon reconnects what it owns).
 """
