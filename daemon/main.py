@@ -26,12 +26,12 @@ def serve(
     grace: float = DEFAULT_GRACE,
 ) -> int:
     """Run the daemon until it is stopped; return the process exit status."""
-    raise_fd_limit()
     logging.basicConfig(
         level=log_level.upper(),
         format="%(asctime)s reloadd[%(process)d] %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    raise_fd_limit()
     try:
         project_root = find_project_root(root)
         endpoint = endpoint_for(project_root)
