@@ -23,15 +23,11 @@ FD_LIMIT_TARGET = 65_536
 plenty for :data:`~reloadd.protocol.limits.MAX_CONNECTIONS` plus the backends' descriptors,
 without reserving the million some systems allow."""
 
-FD_RESERVE = 128
-"""Descriptors kept free of client connections for everything else the daemon opens:
-the backend (inotify, Watchman connections), wake-up pipes, state and log files."""
-
 FD_RESERVE_SHARE = 2
-"""At least 1/this of the soft limit is kept free of client connections as well: libzmq's
-I/O thread goes on accepting until the daemon's monitor thread has refused the excess
-(it needs the GIL, and a CPU), and a quarter of 1,024 was measured to run out once in
-four floods on a loaded 2-core machine."""
+"""1/this of the soft limit is kept free of client connections: for the backend, pipes and
+files, and because libzmq's I/O thread goes on accepting until the daemon's monitor
+thread has refused the excess (it needs the GIL, and a CPU). A quarter of 1,024 was
+measured to run out once in four floods on a loaded 2-core machine."""
 
 
 def raise_fd_limit(target: int = FD_LIMIT_TARGET) -> int:
@@ -58,5 +54,4 @@ def connection_cap(soft_limit: int | None = None) -> int:
         soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft_limit == resource.RLIM_INFINITY:
         return MAX_CONNECTIONS
-    reserve = max(FD_RESERVE, soft_limit // FD_RESERVE_SHARE)
-    return max(1, min(MAX_CONNECTIONS, soft_limit - reserve))
+    return max(1, min(MAX_CONNECTIONS, soft_limit - soft_limit // FD_RESERVE_SHARE))
