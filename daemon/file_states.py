@@ -11,6 +11,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from reloadd.daemon.backends.nesting import folder_prefixes
+
 FileState = tuple[int, int, int] | None
 """(mtime in ns, ctime in ns, size), or None for a missing file."""
 
@@ -77,5 +79,5 @@ class FileStates:
 
     def under(self, roots: Iterable[Path]) -> list[str]:
         """The tracked paths below any of ``roots``."""
-        prefixes = tuple(str(root).rstrip("/") + "/" for root in roots)
+        prefixes = folder_prefixes(roots)
         return [path for path in self._states if path.startswith(prefixes)]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from reloadd.daemon.backends.choose import choose_backend
+from reloadd.daemon.fd_limit import raise_fd_limit
 from reloadd.daemon.instance_lock import InstanceLock
 from reloadd.daemon.saved_state import state_dir
 from reloadd.daemon.server import DEFAULT_GRACE, Daemon
@@ -31,6 +31,7 @@ def serve(
         format="%(asctime)s reloadd[%(process)d] %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    raise_fd_limit()
     try:
         project_root = find_project_root(root)
         endpoint = endpoint_for(project_root)
@@ -59,7 +60,8 @@ def serve(
             chosen = choose_backend(
                 backend,
                 daemon.changes.put,
-                watchman_sock=watchman_sock or os.environ.get("WATCHMAN_SOCK"),
+                watchman_sock=watchman_sock,
+                project_root=project_root,
             )
         except ReloaddError as exc:
             print(f"reloadd: {exc}", file=sys.stderr)

@@ -45,15 +45,19 @@ def load(path: Path) -> SavedState:
             clocks={str(k): str(v) for k, v in dict(raw.get("clocks", {})).items()},
             roots=[str(root) for root in raw.get("roots", [])],
         )
-    except FileNotFoundError:
-        return SavedState()
+    except (FileNotFoundError, NotADirectoryError):
+        return SavedState()  # none saved yet (or no state folder can exist: said when saving)
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         log.warning("ignoring the unreadable state file %s: %s", path, exc)
         return SavedState()
 
 
 def save(path: Path, state: SavedState) -> None:
-    """Write the state file atomically (a crash never leaves half a file)."""
+    """Write the state file atomically (a crash never leaves half a file).
+
+    Raises :class:`OSError` when the folder cannot be created or written; the caller
+    decides how loudly to say so (saving is best effort).
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = json.dumps(state.__dict__, indent=1, sort_keys=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".state-")
@@ -61,6 +65,6 @@ def save(path: Path, state: SavedState) -> None:
         with os.fdopen(fd, "w") as handle:
             handle.write(data)
         os.replace(temporary, path)
-    except OSError as exc:
-        log.warning("could not save the daemon state to %s: %s", path, exc)
+    except BaseException:
         Path(temporary).unlink(missing_ok=True)
+        raise

@@ -21,11 +21,12 @@ from types import FrameType
 import zmq
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch
+from reloadd.daemon.connection_cap import ConnectionCap
 from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.inbox import Inbox
 from reloadd.daemon.realpaths import RealPaths
 from reloadd.daemon.registry import ClientId, ClientRecord, Registry
-from reloadd.daemon.roots import is_covered, roots_to_add
+from reloadd.daemon.roots import is_covered, roots_to_add, uncovered
 from reloadd.daemon.state_keeper import StateKeeper
 from reloadd.daemon.wakeup import drain_pipe
 from reloadd.protocol import (
@@ -106,6 +107,7 @@ class Daemon:
         self._state: StateKeeper | None = None
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.ROUTER)
+        self._cap: ConnectionCap | None = None
 
     @property
     def backend(self) -> Backend:
@@ -134,6 +136,7 @@ class Daemon:
             sock.bind(self.endpoint.address)
         finally:
             os.umask(old_umask)
+        self._cap = ConnectionCap(sock)
 
     def serve(self) -> None:
         """Run the loop until a ``stop`` request, SIGTERM or SIGINT."""
@@ -178,6 +181,8 @@ class Daemon:
         self._watch_thread.shutdown(wait=False, cancel_futures=True)
         if self._backend is not None:
             self._save_state(force=True)
+        if self._cap is not None:
+            self._cap.close()
         self._socket.close(linger=0)
         self._context.term()
         self.endpoint.socket_path.unlink(missing_ok=True)
@@ -387,8 +392,18 @@ class Daemon:
         log.debug(
             "%s watches %d files and %d globs", _label(record), len(record.files), len(record.globs)
         )
+        unwatched = uncovered(files.values(), globs.values(), self._roots)
+        if unwatched:
+            log.warning(
+                "%s: not watching %d paths, e.g. %s", _label(record), len(unwatched), unwatched[0]
+            )
         replies: list[Message] = [
-            Watching(re=watch.id, files=len(record.files), globs=len(record.globs))
+            Watching(
+                re=watch.id,
+                files=len(record.files),
+                globs=len(record.globs),
+                unwatched=len(unwatched),
+            )
         ]
         if missed:
             log.info(

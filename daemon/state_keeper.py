@@ -30,6 +30,9 @@ class StateKeeper:
         self._history = history
         self._watch_timeout = watch_timeout
         self._saved_clocks: dict[str, str] = {}
+        self._saved_roots: list[str] = []
+        self._save_failed = False
+        """Whether the last save failed (a run of failures is logged once)."""
 
     def resume(self) -> None:
         """Watch the roots the previous daemon watched, from its last clocks where it kept any."""
@@ -58,23 +61,38 @@ class StateKeeper:
     def save(
         self, roots: Iterable[Path], *, flush: Callable[[], None], force: bool = False
     ) -> None:
-        """Save ``roots`` and the backend's clocks if the clocks moved (or ``force``).
+        """Save ``roots`` and the backend's clocks if either changed (or ``force``).
+
+        Roots count too: the built-in watchers keep no clocks, and a daemon killed later
+        must still leave its successor the roots to watch at once.
+
+        Never raises for an unwritable state folder: that is logged, once.
 
         ``flush`` must dispatch every batch already handed over by the backend:
         the clocks taken here cover those, so they must not be lost in a crash
         right after the save.
         """
         clocks = {str(root): clock for root, clock in self._backend.clocks().items()}
-        if not force and clocks == self._saved_clocks:
+        names = sorted(map(str, roots))
+        if not force and clocks == self._saved_clocks and names == self._saved_roots:
             return
         flush()
-        self._saved_clocks = clocks
-        saved_state.save(
-            self.path,
-            saved_state.SavedState(
-                backend=self._backend.name,
-                saved_at=time.time(),
-                clocks=clocks,
-                roots=sorted(map(str, roots)),
-            ),
+        self._saved_clocks, self._saved_roots = clocks, names
+        state = saved_state.SavedState(
+            backend=self._backend.name, saved_at=time.time(), clocks=clocks, roots=names
         )
+        try:
+            saved_state.save(self.path, state)
+        except OSError as exc:
+            # Best effort: the daemon serves on without it; only its successor loses the
+            # head start. Said once, as it would fail the same way every second.
+            if not self._save_failed:
+                log.warning(
+                    "could not save the daemon state to %s (%s); a restarted daemon will not "
+                    "resume this one's watches; set XDG_STATE_HOME to a writable folder",
+                    self.path,
+                    exc,
+                )
+            self._save_failed = True
+        else:
+            self._save_failed = False

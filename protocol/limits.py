@@ -70,3 +70,15 @@ MIN_HEARTBEAT: Final = 0.01
 
 MAX_HEARTBEAT: Final = 3600.0
 """Longest ``heartbeat`` a ``welcome`` may give, in seconds."""
+
+MAX_OUTSIDE_ROOT_FOLDERS: Final = 1_000
+"""Most folders a folder outside the project and the library folders may hold to be watched.
+
+A file registered outside the project, the standard library and ``site-packages`` is
+watched through its own folder, recursively; a bigger folder (``/``, a home folder) is
+not watched, and the ``watching`` reply counts the file in ``unwatched``. The daemon reads
+at most twice as many folders to size such folders for one request."""
+
+MAX_CONNECTIONS: Final = 1_024
+"""Most connections one daemon keeps open at once (fewer when its open-file limit is low:
+at most half of it); beyond, it stops accepting until some close."""

@@ -166,6 +166,10 @@ class Watching(Reply):
     """How many files the client has registered now."""
     globs: Count
     """How many globs the client has registered now."""
+    unwatched: Count = 0
+    """How many files and glob directories of this request no watched folder covers (the
+    daemon does not widen a watch beyond the project, the library folders and a file's
+    own small folder): their changes are not reported."""
 
 
 class Changed(Message):

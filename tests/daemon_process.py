@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,9 +23,20 @@ class DaemonProcess:
     """``reloadd serve --root ROOT`` as a subprocess, its output in a log file."""
 
     def __init__(
-        self, root: Path, *, backend: str, log_path: Path, watchman_sock: str | None = None
+        self,
+        root: Path,
+        *,
+        backend: str,
+        log_path: Path,
+        watchman_sock: str | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> None:
+        """``preexec_fn`` runs in the child before ``exec`` (e.g. to lower a limit);
+        ``pass_fds`` are inherited at the same numbers."""
         self.root = root.resolve()
+        self.preexec_fn = preexec_fn
+        self.pass_fds = tuple(pass_fds)
         self.backend = backend
         self.log_path = log_path
         self.watchman_sock = watchman_sock
@@ -54,7 +65,12 @@ class DaemonProcess:
         """Start the daemon and wait until it answers a handshake."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=self.preexec_fn,
+                pass_fds=self.pass_fds,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

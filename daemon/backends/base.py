@@ -2,8 +2,13 @@
 
 A backend watches whole *roots* (folders) recursively and reports batches of
 changed absolute paths; the daemon filters them down to what clients
-registered. Backends run their own threads; :meth:`Backend.watch_roots` is
-called from the daemon's main thread and blocks until the roots are watched.
+registered. Backends run their own threads. :meth:`Backend.start` and
+:meth:`Backend.watch_roots` are called from one thread at a time: the daemon's main
+thread while it starts (resuming the previous run's roots), later its watch thread
+(``reloadd-watch``), so that a long first crawl never blocks the socket loop;
+:meth:`Backend.watch_roots` blocks until the roots are watched. :meth:`Backend.clocks`,
+:meth:`Backend.watched_roots` and :meth:`Backend.close` are called from the daemon's
+main thread, possibly while a :meth:`Backend.watch_roots` runs.
 """
 
 from __future__ import annotations

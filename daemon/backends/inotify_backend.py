@@ -2,7 +2,8 @@
 
 Every folder under every root is watched by one
 :class:`~reloadd.daemon.backends.inotify_tree.InotifyTree`. Its thread sleeps in
-``select`` on the inotify descriptor (and a wake-up pipe for :meth:`InotifyBackend.close`),
+``poll`` on the inotify descriptor (and a :class:`~reloadd.daemon.wakeup.Wakeup` for
+:meth:`InotifyBackend.close`; ``poll``, not ``select``, so descriptors above 1024 work),
 so while nothing changes it is never woken and costs no CPU at all. That is why this
 exists instead of watchfiles' ``RustNotify`` (still used on other systems, see
 :mod:`~reloadd.daemon.backends.watchfiles_backend`): ``RustNotify.watch()`` cannot block,
@@ -55,7 +56,7 @@ from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
 from reloadd.daemon.backends.builtin_base import RETRY_DELAY, BuiltinBackendBase
 from reloadd.daemon.backends.inotify_tree import Events, InotifyTree
 from reloadd.daemon.backends.nesting import outermost
-from reloadd.daemon.wakeup import drain_pipe
+from reloadd.daemon.wakeup import Wakeup
 from reloadd.protocol.errors import BackendError
 
 log = logging.getLogger("reloadd.daemon.builtin")
@@ -67,25 +68,18 @@ OVERFLOWED = "the inotify event queue overflowed; fs.inotify.max_queued_events b
 
 
 class _Reader:
-    """One inotify instance, its wake-up pipe, and the thread that reads them."""
+    """One inotify instance, its wake-up, and the thread that reads them."""
 
     def __init__(self, tree: InotifyTree, thread_target: Callable[[_Reader], None]) -> None:
         self.tree = tree
-        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wakeup = Wakeup()
         self.thread = threading.Thread(
             target=thread_target, args=(self,), name="reloadd-builtin", daemon=True
         )
 
-    def wake(self) -> None:
-        try:
-            os.write(self.wake_w, b"x")
-        except BlockingIOError:  # full: it is awake anyway
-            pass
-
     def close_fds(self) -> None:
         self.tree.close()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
+        self.wakeup.close()
 
 
 class InotifyBackend(BuiltinBackendBase):
@@ -126,7 +120,7 @@ class InotifyBackend(BuiltinBackendBase):
         self._closing.set()
         with self._lock:
             if self._reader is not None:
-                self._reader.wake()
+                self._reader.wakeup.set()
             self._roots = frozenset()
             threads, self._threads = self._threads, []
         self._join(threads)
@@ -161,16 +155,18 @@ class InotifyBackend(BuiltinBackendBase):
         opened = 0.0
         ended: set[str] = set()
         overflow = False
-        inotify = reader.tree.fileno()
+        inotify, wake = reader.tree.fileno(), reader.wakeup.fileno()
+        poller = select.poll()
+        poller.register(inotify, select.POLLIN)
+        poller.register(wake, select.POLLIN)
         while not self._closing.is_set():
             try:
-                readable, _, _ = select.select(
-                    [inotify, reader.wake_r], [], [], self._wait(pending, opened)
-                )
+                wait = self._wait(pending, opened)
+                readable = {fd for fd, _ in poller.poll(None if wait is None else wait * 1000)}
                 if self._closing.is_set():
                     return
-                if reader.wake_r in readable:
-                    drain_pipe(reader.wake_r)
+                if wake in readable:
+                    reader.wakeup.clear()
                     if inotify not in readable:
                         continue
                 if inotify in readable:
@@ -204,7 +200,7 @@ class InotifyBackend(BuiltinBackendBase):
                     return
 
     def _wait(self, pending: set[str], opened: float) -> float | None:
-        """How long ``select`` may sleep: for ever while nothing is pending."""
+        """Seconds ``poll`` may sleep: for ever (``None``) while nothing is pending."""
         if pending:
             return max(0.0, min(self._quiet, opened + self._debounce - time.monotonic()))
         if self._hold.holding():

@@ -6,7 +6,7 @@ to every folder of a tree (:meth:`InotifyTree.watch_tree`), to folders created o
 moved in later (the caller hands back :attr:`Events.new_folders`), and turns raw events
 into changed paths (:meth:`InotifyTree.read`). It owns no thread: its descriptor is
 read when :meth:`InotifyTree.fileno` is readable, so whoever reads it can sleep in
-``select`` and cost nothing while no file changes.
+``poll`` and cost nothing while no file changes.
 
 Every method may be called from any thread: a watch is added and entered in the map
 under one lock, and events are translated under it, so an event is never read for a

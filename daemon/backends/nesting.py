@@ -1,17 +1,28 @@
-"""Roots as plain path strings: which lies within which, and the outermost of a set.
+"""Folders within folders: which lies within which, and the outermost of a set.
 
-The built-in watchers keep their roots as real-path strings (no two the same folder),
-so that a change's path can be matched to its root by a prefix test alone.
+The one place that answers "is this path below that root" for the whole daemon: the
+built-in watchers keep their roots as real-path strings (so a change's path is matched
+to its root by a prefix test alone), the Watchman backend and :mod:`reloadd.daemon.roots`
+as :class:`~pathlib.Path`; both kinds are accepted.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TypeVar
+
+PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 
-def is_within(path: str, root: str) -> bool:
+def folder_prefixes(roots: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    """Each root with one trailing separator: ``name.startswith(prefixes)`` says "below one"."""
+    return tuple(os.fspath(root).rstrip(os.sep) + os.sep for root in roots)
+
+
+def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is ``root`` or lies below it."""
+    path, root = os.fspath(path), os.fspath(root)
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -23,15 +34,16 @@ def root_of(path: str, roots: Iterable[str]) -> str | None:
     return None
 
 
-def is_covered(path: str, roots: Iterable[str]) -> bool:
-    """Whether ``path`` lies within one of ``roots``."""
-    return root_of(path, roots) is not None
+def is_covered(path: str | os.PathLike[str], roots: Iterable[str | os.PathLike[str]]) -> bool:
+    """Whether ``path`` is one of ``roots`` or lies within one."""
+    return any(is_within(path, root) for root in roots)
 
 
-def outermost(roots: Iterable[str]) -> frozenset[str]:
+def outermost(roots: Iterable[PathT]) -> frozenset[PathT]:
     """``roots`` without those lying below another one."""
-    kept: list[str] = []
-    for root in sorted(set(roots), key=len):  # shortest first: a parent comes before its children
+    kept: list[PathT] = []
+    # Shortest first: a parent comes before its children.
+    for root in sorted(set(roots), key=lambda r: len(os.fspath(r))):
         if not is_covered(root, kept):
             kept.append(root)
     return frozenset(kept)

@@ -2,7 +2,7 @@
 
 Everything here is one request and its answer on a pywatchman connection; the
 threads, subscriptions and reconnection of the backend live in
-:mod:`reloadd.daemon.backends.watchman`.
+:mod:`reloadd.daemon.backends.watchman` and the modules it names.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ExactReadTransport(pywatchman.UnixSocketTransport):  # type: ignore[misc]
     """A Unix-socket transport whose reads return exactly the bytes asked for.
 
     pywatchman's BSER codec reads a 13-byte header, then exactly the rest of the
-    message, so it never consumes bytes of the next message and ``select`` on the
+    message, so it never consumes bytes of the next message and ``poll`` on the
     socket stays truthful. But a plain ``recv`` may return a short header, which
     the codec cannot parse; looping here rules that out (every Watchman message is
     longer than 13 bytes).
@@ -181,7 +181,8 @@ class Commands:
             self._client.setTimeout(remaining)
             answer: dict[str, Any] = self._client.query(*args)
         except pywatchman.CommandError as exc:
-            raise BackendError(f"Watchman refused {args[0]!r} on {args[1]}: {reason(exc)}") from exc
+            where = f" on {args[1]}" if len(args) > 1 else ""
+            raise BackendError(f"Watchman refused {args[0]!r}{where}: {reason(exc)}") from exc
         except (pywatchman.WatchmanError, OSError, ValueError) as exc:
             # After a timeout the answer may still arrive: the connection is out of step.
             self.close()

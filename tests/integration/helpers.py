@@ -92,3 +92,15 @@ def files_written_meanwhile(folder: Path, limit: int = 100_000) -> Iterator[list
 def written_names(count: int) -> list[str]:
     """The names of the first ``count`` files :func:`files_written_meanwhile` writes."""
     return [f"w{i}.py" for i in range(count)]
+
+
+def cli_stop(root: Path) -> None:
+    """Run ``reloadd stop --root ROOT`` as a user would; fail the test unless it exits 0."""
+    stop = subprocess.run(
+        [sys.executable, "-m", "reloadd.client.cli", "stop", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert stop.returncode == 0, stop.stdout + stop.stderr

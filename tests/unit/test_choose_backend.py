@@ -114,7 +114,8 @@ def test_auto_falls_back_to_builtin_with_one_warning(
 ) -> None:
     pytest.importorskip("reloadd.daemon.backends.watchman")
     with caplog.at_level(logging.INFO, logger="reloadd"):
-        backend = choose(None, watchman_sock=no_watchman, env={})
+        # WATCHMAN_SOCK is inherited, not named by the user: auto may fall back from it.
+        backend = choose(None, env={"WATCHMAN_SOCK": no_watchman})
     assert isinstance(backend, BUILTIN)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, caplog.text
@@ -136,3 +137,26 @@ def test_watchman_by_name_raises_when_unusable(
     with pytest.raises(WatchmanUnavailable):
         choose(None, watchman_sock=no_watchman, env={"RELOADD_BACKEND": "watchman"})
     assert not [r for r in caplog.records if "built-in" in r.getMessage()]
+
+
+@pytest.mark.parametrize("requested", [None, "auto", "watchman"])
+def test_a_named_watchman_socket_that_does_not_answer_is_an_error(
+    choose: Callable[..., Backend],
+    no_watchman: str,
+    caplog: pytest.LogCaptureFixture,
+    requested: str | None,
+) -> None:
+    pytest.importorskip("reloadd.daemon.backends.watchman")
+    with pytest.raises(WatchmanUnavailable) as raised:
+        choose(requested, watchman_sock=no_watchman, env={})
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"--watchman-sock {no_watchman}" in message
+    assert "start Watchman there" in message
+    assert not [r for r in caplog.records if "built-in" in r.getMessage()]
+
+
+def test_a_named_watchman_socket_is_not_needed_by_the_builtin_watcher(
+    choose: Callable[..., Backend], no_watchman: str
+) -> None:
+    assert isinstance(choose("builtin", watchman_sock=no_watchman, env={}), BUILTIN)
