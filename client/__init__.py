@@ -4,17 +4,22 @@ Depends on pyzmq and msgpack only; importing it never imports the daemon,
 pywatchman or watchfiles.
 """
 
-from reloadd.client.connection import Client, default_name
+from reloadd.client.connect import default_name
+from reloadd.client.connection import Client
 from reloadd.client.modules import files_in_traceback, module_files
 from reloadd.client.process import process_start_time
+from reloadd.client.results import SaveResult, WatchResult
+from reloadd.client.states import State
 from reloadd.protocol import (
     DaemonError,
     DaemonNotRunning,
     DaemonStartFailed,
     DaemonTimeout,
+    EndpointError,
     ReloaddError,
     RequestRejected,
     Role,
+    VersionMismatch,
 )
 
 __all__ = [
@@ -23,9 +28,14 @@ __all__ = [
     "DaemonNotRunning",
     "DaemonStartFailed",
     "DaemonTimeout",
+    "EndpointError",
     "ReloaddError",
     "RequestRejected",
     "Role",
+    "SaveResult",
+    "State",
+    "VersionMismatch",
+    "WatchResult",
     "default_name",
     "files_in_traceback",
     "module_files",

@@ -1,0 +1,99 @@
+"""The client's requests that take more than one message: registrations and save reports in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from reloadd.client.channel import Channel
+from reloadd.client.registration import batches, glob_key
+from reloadd.client.results import SaveResult
+from reloadd.protocol import (
+    ErrorCode,
+    GlobSpec,
+    Noted,
+    Request,
+    RequestRejected,
+    Saved,
+    Unwatch,
+    Watch,
+    Watching,
+    Welcome,
+)
+from reloadd.protocol.digest import registration_digest
+
+RESTART_MARGIN = 0.1
+"""Seconds subtracted from "last heard" when registering again: heard at is not sent at."""
+
+
+def send_watch(
+    channel: Channel,
+    kind: type[Watch] | type[Unwatch],
+    files: list[str],
+    globs: list[GlobSpec],
+    since: float,
+    timeout: float,
+) -> Watching:
+    """Send a ``watch`` or ``unwatch`` in as many messages as the limits need; the last reply."""
+    reply: Watching | None = None
+    for file_batch, glob_batch in batches(files, globs) or [((), ())]:
+        if kind is Watch:
+            message: Request = Watch(
+                id=channel.next_id(), files=file_batch, globs=glob_batch, since=since
+            )
+        else:
+            message = Unwatch(id=channel.next_id(), files=file_batch, globs=glob_batch)
+        reply = channel.request(message, Watching, timeout=timeout)
+    assert reply is not None
+    return reply
+
+
+def took_back(welcome: Welcome | None, files: Collection[str], globs: Collection[GlobSpec]) -> bool:
+    """Whether the daemon gave back a registration equal to these files and globs."""
+    taken_back = welcome.registration if welcome is not None else ""
+    return bool(taken_back) and registration_digest(list(files), list(globs)) == taken_back
+
+
+def reregister(
+    channel: Channel,
+    welcome: Welcome | None,
+    files: Collection[str],
+    globs: Collection[GlobSpec],
+    since: float,
+    timeout: float,
+) -> None:
+    """Register everything again with a (new) daemon, reporting changes made after ``since``."""
+    if took_back(welcome, files, globs):
+        message = Watch(id=channel.next_id(), since=since - RESTART_MARGIN, unchanged=True)
+        channel.request(message, Watching, timeout=timeout)
+    elif files or globs:
+        send_watch(
+            channel,
+            Watch,
+            sorted(files),
+            sorted(globs, key=glob_key),
+            since - RESTART_MARGIN,
+            timeout,
+        )
+
+
+def send_saved(channel: Channel, paths: list[str], root: Path, timeout: float) -> SaveResult:
+    """Report saved files in as many messages as the limits need; the counts summed."""
+    notified = recorded = 0
+    for batch, _ in batches(paths, []):
+        try:
+            reply = channel.request(
+                Saved(id=channel.next_id(), paths=batch), Noted, timeout=timeout
+            )
+        except RequestRejected as exc:
+            if exc.code != ErrorCode.UNKNOWN_TYPE:
+                raise
+            raise RequestRejected(
+                f"the reloadd daemon running for {root} is older than this client and "
+                f"takes no save reports; run 'reloadd stop --root {root}' so that a "
+                "current one starts",
+                code=exc.code,
+            ) from exc
+        notified += reply.notified
+        recorded += reply.recorded
+    return SaveResult(notified=notified, recorded=recorded)
