@@ -109,8 +109,8 @@ class Dialer:
                     )
             time.sleep(0.01)
         raise DaemonStartFailed(
-            f"the reloadd daemon for {root} did not start; its log "
-            f"{self.endpoint.log_path} ends with:\n{log_tail(self.endpoint.log_path)}"
+            f"the reloadd daemon for {root} did not start; see its log {self.endpoint.log_path}, "
+            f"which ends with:\n{log_tail(self.endpoint.log_path)}"
         )
 
     def handshake(self, timeout: float) -> Connected | None:

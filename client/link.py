@@ -36,6 +36,12 @@ RETRY_INTERVAL = 5.0
 """Seconds between attempts to reach the daemon again while falling back to polling."""
 
 
+def first_line(error: Exception) -> str:
+    """An error's message on one line (a daemon's log tail, which may follow, is left out)."""
+    lines = str(error).splitlines()
+    return lines[0].rstrip(":, ") if lines else type(error).__name__
+
+
 class Link:
     """The connection state of a client; :class:`~reloadd.client.Client` adds the public API."""
 
@@ -126,7 +132,7 @@ class Link:
         self._next_retry = time.monotonic() + RETRY_INTERVAL
         if not quiet:
             print(
-                f"reloadd: cannot reach the daemon for {self.root} ({reason}). Watching "
+                f"reloadd: cannot reach the daemon for {self.root} ({first_line(reason)}). Watching "
                 f"{len(self._files)} files and {len(self._globs)} globs in this process, by "
                 f"polling every {POLL_INTERVAL:g} s, until it is back.",
                 file=sys.stderr,
