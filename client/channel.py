@@ -189,7 +189,13 @@ class Channel:
 
     def _send(self, message: Message) -> None:
         sock = self._require_socket()
-        data = encode(message)
+        try:
+            data = encode(message)
+        except (ValueError, TypeError) as exc:  # msgpack's own errors derive from these
+            raise ProtocolError(
+                f"cannot send a {message.TYPE} message ({exc}); the protocol carries UTF-8 "
+                "strings only: report this as a reloadd bug if your paths are valid"
+            ) from exc
         try:
             sock.send(data, zmq.NOBLOCK)
         except zmq.ZMQError as exc:

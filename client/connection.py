@@ -10,6 +10,7 @@ own files, loudly, while no daemon can be reached. Its connection is a state mac
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +23,7 @@ from reloadd.client.connect import Dialer, default_name
 from reloadd.client.link import Link
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
-from reloadd.client.requests import send_saved, send_watch, took_back
+from reloadd.client.requests import send_saved, send_watch, sendable, took_back
 from reloadd.client.results import SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
 from reloadd.protocol import (
@@ -186,6 +187,8 @@ class Client(Link):
         # The registration the daemon took back holds only normal absolute paths, so
         # names with its digest need no normalising (20,000 of them take 10 ms).
         new_files = names if taken_back else absolute(names)
+        if not taken_back:
+            new_files, new_globs = self._sendable(new_files, new_globs)
         self._files.update(new_files)
         self._globs.update(new_globs)
         if self._polling is not None:
@@ -271,7 +274,7 @@ class Client(Link):
         Raises :class:`RequestRejected` if the daemon refuses the report.
         """
         self._retry_if_lost()
-        names = absolute(as_names(paths))
+        names, _ = self._sendable(absolute(as_names(paths)), [])
         if self._polling is not None or not names:
             return SaveResult(notified=0, recorded=0)
         try:
@@ -314,6 +317,20 @@ class Client(Link):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _sendable(
+        self, names: list[str], globs: list[GlobSpec]
+    ) -> tuple[list[str], list[GlobSpec]]:
+        """Leave out (saying so on stderr) the paths the protocol cannot carry."""
+        names, globs, bad = sendable(names, globs)
+        if bad:
+            print(
+                f"reloadd: cannot watch {len(bad)} path(s) whose name is not valid UTF-8 "
+                f"(e.g. {os.fsencode(bad[0]).decode(errors='backslashreplace')}); rename them",
+                file=sys.stderr,
+                flush=True,
+            )
+        return names, globs
 
     def _counts(self) -> WatchResult:
         return WatchResult(files=len(self._files), globs=len(self._globs))

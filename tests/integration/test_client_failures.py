@@ -178,3 +178,20 @@ def test_endpoint_folder_removed_while_registered(daemon: DaemonProcess, project
     shutil.rmtree(folder)
     with pytest.raises(ReloaddError):
         Client(project, spawn=False)
+
+
+def test_a_path_that_is_not_utf8_is_left_out_with_one_line(
+    daemon: DaemonProcess, project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    app = project / "app.py"
+    app.write_text("x = 1\n")
+    odd = Path(os.fsdecode(os.fsencode(project) + b"/caf\xe9.py"))
+    odd.write_text("y = 1\n")
+    with Client(project, name="web", spawn=False) as client:
+        assert client.watch(files=[app, odd]).files == 1
+        assert client.saved([odd]).notified == 0
+        err = capfd.readouterr().err.strip().splitlines()
+        assert len(err) == 2, err  # one per call
+        assert all("not valid UTF-8" in line and "caf\\xe9.py" in line for line in err)
+        edit(app)
+        expect_changes(client, app)
