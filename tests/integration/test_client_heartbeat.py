@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-import zmq
 
-from reloadd.client import Client, Role, State
+from reloadd.client import Client, Role, State, VersionMismatch
 from reloadd.daemon.server import HEARTBEAT, SILENCE_LIMIT
 from reloadd.protocol import (
     PROTOCOL_VERSION,
     Changed,
+    Error,
+    ErrorCode,
     Hello,
-    Ping,
-    Pong,
+    Message,
     Watch,
     Watching,
-    Welcome,
-    decode,
-    encode,
 )
-from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
 from tests.integration.helpers import QUIET_PERIOD, edit, expect_changes
+from tests.integration.scripted_daemon import answer_pings, scripted_daemon, welcome
 
 
 @pytest.fixture
@@ -64,74 +58,54 @@ def test_a_busy_application_gets_one_notification_and_keeps_its_connection(
     assert "was silent" not in daemon.log()
 
 
-@contextmanager
-def scripted_daemon(project: Path, parts: list[list[str]], pause: float) -> Iterator[None]:
-    """A real ROUTER socket on the project's endpoint that welcomes one client, acknowledges
-    its watch, then sends one notification in ``parts``, ``pause`` seconds apart."""
-    endpoint = endpoint_for(project)
-    endpoint.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    router = context.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    old_umask = os.umask(0o177)
-    try:
-        router.bind(endpoint.address)
-    finally:
-        os.umask(old_umask)
-    stopped = threading.Event()
-
-    def serve() -> None:
-        while not stopped.is_set():
-            if not router.poll(50):
-                continue
-            identity, data = router.recv_multipart()
-            message = decode(data)
-            if isinstance(message, Hello):
-                reply: object = Welcome(
-                    re=message.id,
-                    protocol=PROTOCOL_VERSION,
-                    instance="scripted",
-                    root=str(project),
-                    backend="scripted",
-                    pid=os.getpid(),
-                )
-            elif isinstance(message, Ping):
-                reply = Pong(re=message.id, instance="scripted")
-            elif isinstance(message, Watch):
-                router.send_multipart(
-                    [identity, encode(Watching(re=message.id, files=len(message.files), globs=0))]
-                )
-                for i, part in enumerate(parts):
-                    if i:
-                        stopped.wait(pause)
-                    more = i < len(parts) - 1
-                    router.send_multipart([identity, encode(Changed(paths=tuple(part), more=more))])
-                continue
-            else:
-                continue
-            assert isinstance(reply, (Welcome, Pong))
-            router.send_multipart([identity, encode(reply)])
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stopped.set()
-        thread.join(5)
-        router.close()
-        context.term()
-
-
 def test_a_notification_in_parts_is_returned_whole(project: Path) -> None:
     a, b, c = (str(project / name) for name in ("a.py", "b.py", "c.py"))
     # The daemon sends the parts of one notification at once; the pause between them
     # stands for a part that is still on its way when the client reads the first.
-    with (
-        scripted_daemon(project, [[a], [b], [c]], pause=0.3),
-        Client(project, name="web", spawn=False) as client,
-    ):
+
+    def script(message: Message) -> Sequence[Message | float]:
+        if isinstance(message, Hello):
+            return [welcome(message, project)]
+        if isinstance(message, Watch):
+            return [
+                Watching(re=message.id, files=len(message.files), globs=0),
+                Changed(paths=(a,), more=True),
+                0.3,
+                Changed(paths=(b,), more=True),
+                0.3,
+                Changed(paths=(c,)),
+            ]
+        return answer_pings(message)
+
+    with scripted_daemon(project, script), Client(project, name="web", spawn=False) as client:
         assert client.backend == "scripted"
         client.watch(files=[a, b, c])
         assert sorted(map(str, client.wait(timeout=10))) == [a, b, c]
         assert client.wait(timeout=QUIET_PERIOD) == []
+
+
+def test_a_daemon_of_another_protocol_version_raises_version_mismatch(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def newer(message: Message) -> Sequence[Message | float]:
+        return (
+            [welcome(message, project, protocol=PROTOCOL_VERSION + 1)]
+            if isinstance(message, Hello)
+            else answer_pings(message)
+        )
+
+    def refusing(message: Message) -> Sequence[Message | float]:
+        if isinstance(message, Hello):
+            text = "this daemon speaks protocol 2; install the same reloadd version for both"
+            return [Error(re=message.id, code=ErrorCode.VERSION_MISMATCH, message=text)]
+        return answer_pings(message)
+
+    for script in (newer, refusing):
+        with scripted_daemon(project, script):
+            with pytest.raises(VersionMismatch, match="same reloadd version"):
+                Client(project, name="web", spawn=False)
+            with Client(project, name="web") as client:  # may fall back: polls, says so
+                assert client.state is State.POLLING
+        err = capfd.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert "same reloadd version" in err[0]
