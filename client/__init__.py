@@ -8,7 +8,7 @@ from reloadd.client.connect import default_name
 from reloadd.client.connection import Client
 from reloadd.client.modules import files_in_traceback, module_files
 from reloadd.client.process import process_start_time
-from reloadd.client.results import SaveResult, WatchResult
+from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State
 from reloadd.protocol import (
     DaemonError,
@@ -25,6 +25,7 @@ from reloadd.protocol import (
 __all__ = [
     "Client",
     "DaemonError",
+    "DaemonInfo",
     "DaemonNotRunning",
     "DaemonStartFailed",
     "DaemonTimeout",

@@ -24,7 +24,7 @@ from reloadd.client.link import Link
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
 from reloadd.client.requests import send_saved, send_watch, sendable, took_back
-from reloadd.client.results import SaveResult, WatchResult
+from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
 from reloadd.protocol import (
     DaemonNotRunning,
@@ -155,11 +155,19 @@ class Client(Link):
         return self._welcome.backend if self._welcome is not None else "polling"
 
     @property
-    def daemon(self) -> Welcome:
-        """The ``welcome`` of the daemon this client talks to; raises while polling instead."""
-        if self._welcome is None:
+    def daemon(self) -> DaemonInfo:
+        """The daemon this client talks to (or last talked to, once closed); raises while polling."""
+        welcome = self._welcome
+        if welcome is None:
             raise DaemonNotRunning(f"not connected to the reloadd daemon for {self.root}")
-        return self._welcome
+        return DaemonInfo(
+            pid=welcome.pid,
+            instance=welcome.instance,
+            backend=welcome.backend,
+            protocol=welcome.protocol,
+            heartbeat=welcome.heartbeat,
+            registration=welcome.registration,
+        )
 
     @property
     def connected(self) -> bool:

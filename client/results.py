@@ -1,4 +1,4 @@
-"""What the client's public methods return: the client's own types, not wire records."""
+"""What the client's public API returns: the client's own types, not wire records."""
 
 from __future__ import annotations
 
@@ -22,3 +22,21 @@ class SaveResult(Record):
     recorded: int
     """How many of the paths had changed since the daemon last saw them (0: its watcher, or an
     earlier report, was first, or no daemon runs and this client polls)."""
+
+
+class DaemonInfo(Record):
+    """What :attr:`Client.daemon` says of the daemon a client talks to."""
+
+    pid: int
+    """The daemon's process id."""
+    instance: str
+    """A fresh random id per daemon run: a different one means the daemon restarted."""
+    backend: str
+    """Its watch backend: ``watchman`` or ``builtin``."""
+    protocol: int
+    """The protocol version it speaks."""
+    heartbeat: float
+    """Seconds between this client's heartbeats."""
+    registration: str
+    """The digest of the registration this client took back when it connected (it restarted
+    within its grace period), or empty."""
