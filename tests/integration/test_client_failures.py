@@ -106,7 +106,7 @@ def test_daemon_killed_again_and_again_is_replaced_each_time(
     app.write_text("x = 1\n")
     with Client(project, name="web", handshake_timeout=0.3) as client:
         client.watch(files=[app])
-        for _ in range(8):
+        for _ in range(15):
             old_instance, old_pid = client.daemon.instance, client.daemon.pid
             os.kill(old_pid, signal.SIGKILL)
             if old_pid == daemon.pid:
