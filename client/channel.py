@@ -105,7 +105,10 @@ class Channel:
     def start_heartbeat(self, interval: float) -> None:
         """Ping the daemon every ``interval`` seconds from a thread while the application is busy."""
         if self._heartbeat is None:
-            self._heartbeat = Heartbeat(lambda: self.beat(interval), interval)
+            try:
+                self._heartbeat = Heartbeat(lambda: self.beat(interval), interval)
+            except RuntimeError as exc:  # no thread can be started: pings only from wait()
+                log.info("no heartbeat thread for the reloadd client (%s)", exc)
 
     def send(self, message: Message) -> None:
         """Send one message without waiting."""

@@ -30,16 +30,26 @@ ROOT_MARKERS = (".watchmanconfig", ".git", "pyproject.toml")
 def find_project_root(
     root: str | os.PathLike[str] | None = None, *, cwd: Path | None = None
 ) -> Path:
-    """Return the resolved project root: ``root`` if given, else found upward from ``cwd``."""
-    if root is not None:
-        resolved = Path(root).expanduser().resolve()
-        if not resolved.is_dir():
-            raise EndpointError(f"project root {resolved} is not a folder; pass an existing --root")
-        return resolved
-    start = (cwd or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in ROOT_MARKERS):
-            return folder
+    """Return the resolved project root: ``root`` if given, else found upward from ``cwd``.
+
+    Raises :class:`EndpointError` when it is no folder, or the working folder cannot be read.
+    """
+    try:
+        if root is not None:
+            resolved = Path(root).expanduser().resolve()
+            if not resolved.is_dir():
+                raise EndpointError(
+                    f"project root {resolved} is not a folder; pass an existing --root"
+                )
+            return resolved
+        start = (cwd or Path.cwd()).resolve()
+        for folder in (start, *start.parents):
+            if any((folder / marker).exists() for marker in ROOT_MARKERS):
+                return folder
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
+        raise EndpointError(
+            f"cannot find the project root ({exc}); run from inside your project or pass --root"
+        ) from exc
     return start
 
 

@@ -342,3 +342,15 @@ def test_check_endpoint_refuses_a_socket_of_another_user(tmp_path: Path) -> None
         os.chown(endpoint.socket_path, 65534, 65534)
         with pytest.raises(EndpointError, match="belongs to user id 65534"):
             check_endpoint(endpoint)
+
+
+def test_a_removed_working_folder_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(EndpointError, match="pass --root") as caught:
+        find_project_root()
+    assert isinstance(caught.value.__cause__, OSError)
