@@ -208,3 +208,28 @@ def test_a_runtime_dir_too_long_for_a_socket_falls_back_to_the_temp_folder(
             assert client.endpoint.socket_path.parent == short / f"reloadd-{os.getuid()}"
     finally:
         stop_leftover_daemons(short / f"reloadd-{os.getuid()}")
+
+
+def test_the_daemon_refuses_a_runtime_folder_of_another_user(
+    other_user: OtherUser, shared_tmp: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = endpoint_for(project.resolve()).socket_path.parent
+    subprocess.run(
+        other_user.command(SYSTEM_PYTHON, "-c", f"import os; os.mkdir({str(folder)!r}, 0o777)"),
+        check=True,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "reloadd.client.cli", "serve", "--root", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"reloadd: {folder} belongs to user id {other_user.uid}, not to you ({os.getuid()}); "
+        "remove it or set XDG_RUNTIME_DIR to a folder of your own"
+    ]
+    assert list(folder.iterdir()) == []
