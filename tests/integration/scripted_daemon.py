@@ -1,12 +1,14 @@
-"""A scripted daemon: a real ROUTER socket on a project's endpoint that answers as a test says.
+"""Fake daemons on real sockets, for what a real daemon does not do on demand.
 
-For what a real daemon does not do on demand: another protocol version, a notification
-whose parts arrive apart. Everything else is tested against real daemons.
+:func:`scripted_daemon` answers as a test says (another protocol version, a notification
+whose parts arrive apart); :func:`dying_socket` accepts connections and drops them, as
+the socket of a daemon being killed does. Everything else is tested against real daemons.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,9 +55,8 @@ def scripted_daemon(project: Path, script: Script) -> Iterator[None]:
         router.bind(endpoint.address)
     finally:
         os.umask(old_umask)
-    stopped = threading.Event()
 
-    def serve() -> None:
+    def serve(stopped: threading.Event) -> None:
         while not stopped.is_set():
             if not router.poll(50):
                 continue
@@ -66,12 +67,55 @@ def scripted_daemon(project: Path, script: Script) -> Iterator[None]:
                 else:
                     router.send_multipart([identity, encode(item)])
 
-    thread = threading.Thread(target=serve, daemon=True)
+    try:
+        with served(serve):
+            yield
+    finally:
+        router.close()
+        context.term()
+
+
+@contextmanager
+def served(serve: Callable[[threading.Event], None]) -> Iterator[None]:
+    """Run ``serve(stopped)`` on a thread for the block; it returns once ``stopped`` is set."""
+    stopped = threading.Event()
+    thread = threading.Thread(target=serve, args=(stopped,), daemon=True)
     thread.start()
     try:
         yield
     finally:
         stopped.set()
         thread.join(5)
-        router.close()
-        context.term()
+
+
+@contextmanager
+def dying_socket(path: Path, garbage: bytes = b"") -> Iterator[None]:
+    """A Unix socket at ``path`` that accepts connections and drops them (after ``garbage``).
+
+    What a client meets when it connects just as a killed daemon's socket goes away.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    listener.listen(16)
+    listener.settimeout(0.05)
+
+    def serve(stopped: threading.Event) -> None:
+        while not stopped.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            with connection:
+                try:
+                    connection.sendall(garbage)
+                except OSError:
+                    pass  # the client hung up first
+
+    with listener, served(serve):
+        yield

@@ -9,11 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from reloadd.client import Client, ReloaddError, Role
 from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
 from tests.integration.helpers import QUIET_PERIOD, edit, expect_changes
+from tests.integration.scripted_daemon import dying_socket
 
 RECOVERY_TIMEOUT = 20.0
 """The longest a client may take to register with a new daemon after one is killed."""
@@ -31,47 +29,6 @@ RECOVERY_TIMEOUT = 20.0
 def backend_name() -> str:
     """These tests are about the client, not the watcher: the built-in one suffices."""
     return "builtin"
-
-
-@contextmanager
-def dying_socket(path: Path, garbage: bytes = b"") -> Iterator[None]:
-    """A Unix socket at ``path`` that accepts connections and drops them (after ``garbage``).
-
-    What a client meets when it connects just as a killed daemon's socket goes away.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_umask = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(old_umask)
-    listener.listen(16)
-    listener.settimeout(0.05)
-    stopped = threading.Event()
-
-    def serve() -> None:
-        while not stopped.is_set():
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                continue
-            with connection:
-                if garbage:
-                    try:
-                        connection.sendall(garbage)
-                    except OSError:
-                        pass  # the client hung up first
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stopped.set()
-        thread.join(5)
-        listener.close()
 
 
 def wait_for_new_daemon(client: Client, old_instance: str) -> None:
