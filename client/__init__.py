@@ -4,28 +4,39 @@ Depends on pyzmq and msgpack only; importing it never imports the daemon,
 pywatchman or watchfiles.
 """
 
-from reloadd.client.connection import Client, default_name
+from reloadd.client.connect import default_name
+from reloadd.client.connection import Client
 from reloadd.client.modules import files_in_traceback, module_files
 from reloadd.client.process import process_start_time
+from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
+from reloadd.client.states import State
 from reloadd.protocol import (
     DaemonError,
     DaemonNotRunning,
     DaemonStartFailed,
     DaemonTimeout,
+    EndpointError,
     ReloaddError,
     RequestRejected,
     Role,
+    VersionMismatch,
 )
 
 __all__ = [
     "Client",
     "DaemonError",
+    "DaemonInfo",
     "DaemonNotRunning",
     "DaemonStartFailed",
     "DaemonTimeout",
+    "EndpointError",
     "ReloaddError",
     "RequestRejected",
     "Role",
+    "SaveResult",
+    "State",
+    "VersionMismatch",
+    "WatchResult",
     "default_name",
     "files_in_traceback",
     "module_files",

@@ -2,19 +2,31 @@
 
 The :class:`Channel` knows nothing of registrations or fallbacks; the
 :class:`~reloadd.client.Client` opens a new one for every (re)connection.
+
+It is the boundary where ZeroMQ and msgpack meet the client: every ``zmq.ZMQError``
+and every undecodable frame leaves it as a :class:`~reloadd.protocol.ReloaddError`
+(``raise Mapped(...) from exc``) whose message says what to do.
+
+Two threads use a channel: the application's (every method) and the client's
+heartbeat thread (:meth:`Channel.beat` only, see :mod:`reloadd.client.heartbeat`).
+The sockets are touched only while holding ``_lock``.
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import math
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
 import zmq
 
 from reloadd.client import log
+from reloadd.client.heartbeat import Heartbeat
 from reloadd.protocol import (
     Bye,
     Changed,
@@ -23,16 +35,33 @@ from reloadd.protocol import (
     Error,
     ErrorCode,
     Message,
+    Ping,
     ProtocolError,
     Reply,
     Request,
     RequestRejected,
+    VersionMismatch,
     decode,
     encode,
 )
 from reloadd.protocol.endpoint import Endpoint
 
 R = TypeVar("R", bound=Reply)
+
+INBOX_LIMIT = 1_000
+"""Most messages the heartbeat thread reads ahead for a busy application; beyond, it only pings
+(the rest waits in the socket, and the daemon bounds what it queues)."""
+
+
+def lost(exc: zmq.ZMQError, endpoint: Endpoint, doing: str) -> DaemonNotRunning:
+    """A ZeroMQ failure while ``doing`` something, as a reloadd error that says what to do."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        hint = "this process has too many open files; raise its limit ('ulimit -n') or close some"
+    else:
+        hint = f"see 'reloadd status --root {endpoint.root}' and its log {endpoint.log_path}"
+    return DaemonNotRunning(
+        f"cannot {doing} the reloadd daemon at {endpoint.address} ({exc}); {hint}"
+    )
 
 
 class Channel:
@@ -42,38 +71,49 @@ class Channel:
         self,
         context: zmq.Context[zmq.Socket[bytes]],
         endpoint: Endpoint,
-        on_changed: Callable[[tuple[str, ...]], None],
+        on_changed: Callable[[Changed], None],
     ) -> None:
         self.endpoint = endpoint
         self._on_changed = on_changed
         self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._inbox: deque[Message] = deque()
+        self._gone: DaemonNotRunning | None = None
+        """Set by the heartbeat thread when it found the daemon gone; raised at the next read."""
+        self._heartbeat: Heartbeat | None = None
         self.last_heard = time.time()
         """When anything last came from the daemon (Unix time)."""
         self.last_sent = time.monotonic()
         """When anything was last sent (monotonic clock)."""
-        self._socket: zmq.Socket[bytes] | None = context.socket(zmq.DEALER)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        # Told at once when the daemon's end goes away (it died or stopped), so a
-        # restart need not wait for missed heartbeats.
-        self._monitor: zmq.Socket[bytes] | None = self._socket.get_monitor_socket(
-            zmq.EVENT_DISCONNECTED
-        )
-        self._socket.connect(endpoint.address)
+        self._socket: zmq.Socket[bytes] | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
+        try:
+            self._socket = context.socket(zmq.DEALER)
+            self._socket.setsockopt(zmq.LINGER, 0)
+            # Told at once when the daemon's end goes away (it died or stopped), so a
+            # restart need not wait for missed heartbeats.
+            self._monitor = self._socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            self._socket.connect(endpoint.address)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise lost(exc, endpoint, "connect to") from exc
 
     def next_id(self) -> int:
         """A request id not used yet on this channel."""
         return next(self._ids)
 
+    def start_heartbeat(self, interval: float) -> None:
+        """Ping the daemon every ``interval`` seconds from a thread while the application is busy."""
+        if self._heartbeat is None:
+            try:
+                self._heartbeat = Heartbeat(lambda: self.beat(interval), interval)
+            except RuntimeError as exc:  # no thread can be started: pings only from wait()
+                log.info("no heartbeat thread for the reloadd client (%s)", exc)
+
     def send(self, message: Message) -> None:
         """Send one message without waiting."""
-        sock = self._require_socket()
-        try:
-            sock.send(encode(message), zmq.NOBLOCK)
-        except zmq.ZMQError as exc:
-            raise DaemonNotRunning(
-                f"cannot send to the daemon at {self.endpoint.address}: {exc}"
-            ) from exc
-        self.last_sent = time.monotonic()
+        with self._lock:
+            self._send(message)
 
     def request(self, message: Request, expected: type[R], *, timeout: float) -> R:
         """Send a request and wait for its reply; ``error`` replies raise."""
@@ -88,10 +128,12 @@ class Channel:
                     f"{self.endpoint.log_path}"
                 )
             if isinstance(reply, Changed):
-                self._on_changed(reply.paths)
+                self._on_changed(reply)
             elif isinstance(reply, Error) and reply.re in (message.id, None):
                 if reply.code == ErrorCode.NOT_REGISTERED:
                     raise DaemonNotRunning(reply.message)
+                if reply.code == ErrorCode.VERSION_MISMATCH:
+                    raise VersionMismatch(reply.message)
                 raise RequestRejected(reply.message, code=reply.code)
             elif isinstance(reply, expected) and reply.re == message.id:
                 return reply
@@ -100,12 +142,76 @@ class Channel:
 
     def receive(self, timeout: float | None) -> Message | None:
         """The next message, or None after ``timeout`` seconds; raises if the daemon went away."""
-        sock = self._require_socket()
-        poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
-        if self._monitor is not None:
-            poller.register(self._monitor, zmq.POLLIN)
+        with self._lock:
+            if self._inbox:
+                return self._inbox.popleft()
+            if self._gone is not None:
+                raise self._gone
+            return self._read(timeout)
+
+    def beat(self, interval: float) -> None:
+        """From the heartbeat thread: ping if due, and read ahead, unless the application is busy."""
+        if not self._lock.acquire(blocking=False):
+            return  # the application's thread is talking to the daemon: no need
         try:
+            if self._socket is None or self._gone is not None:
+                return
+            if time.monotonic() - self.last_sent >= interval:
+                self._send(Ping(id=self.next_id()))
+            while len(self._inbox) < INBOX_LIMIT and (message := self._read(0)) is not None:
+                self._inbox.append(message)
+        except DaemonNotRunning as exc:
+            self._gone = exc
+        finally:
+            self._lock.release()
+
+    def close(self, *, goodbye: bool = False) -> None:
+        """Close the socket (idempotent); with ``goodbye``, say ``bye`` first."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        with self._lock:
+            if self._socket is None:
+                return
+            if goodbye:
+                try:
+                    self._socket.send(encode(Bye()), zmq.NOBLOCK)
+                except zmq.ZMQError:
+                    pass  # nobody to say goodbye to
+            if self._monitor is not None:
+                try:
+                    self._socket.disable_monitor()
+                except zmq.ZMQError:
+                    pass  # the monitor never started
+                self._monitor.close(linger=0)
+                self._monitor = None
+            self._socket.close(linger=200 if goodbye else 0)
+            self._socket = None
+
+    # -- with the lock held ---------------------------------------------------------------------
+
+    def _send(self, message: Message) -> None:
+        sock = self._require_socket()
+        try:
+            data = encode(message)
+        except (ValueError, TypeError) as exc:  # msgpack's own errors derive from these
+            raise ProtocolError(
+                f"cannot send a {message.TYPE} message ({exc}); the protocol carries UTF-8 "
+                "strings only: report this as a reloadd bug if your paths are valid"
+            ) from exc
+        try:
+            sock.send(data, zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            raise lost(exc, self.endpoint, "send to") from exc
+        self.last_sent = time.monotonic()
+
+    def _read(self, timeout: float | None) -> Message | None:
+        sock = self._require_socket()
+        try:
+            poller = zmq.Poller()
+            poller.register(sock, zmq.POLLIN)
+            if self._monitor is not None:
+                poller.register(self._monitor, zmq.POLLIN)
             # Rounded up: rounding down would spin through the last fraction of a millisecond.
             ready = dict(poller.poll(None if timeout is None else math.ceil(timeout * 1000)))
             if sock not in ready:
@@ -115,7 +221,7 @@ class Channel:
                 return None
             data = sock.recv(zmq.NOBLOCK)
         except zmq.ZMQError as exc:
-            raise DaemonNotRunning(f"lost the connection to the daemon: {exc}") from exc
+            raise lost(exc, self.endpoint, "read from") from exc
         self.last_heard = time.time()
         try:
             return decode(data)
@@ -124,22 +230,6 @@ class Channel:
                 f"the daemon sent a message this client cannot read ({exc}); "
                 "install the same reloadd version for both and restart the daemon"
             ) from exc
-
-    def close(self, *, goodbye: bool = False) -> None:
-        """Close the socket (idempotent); with ``goodbye``, say ``bye`` first."""
-        if self._socket is None:
-            return
-        if goodbye:
-            try:
-                self._socket.send(encode(Bye()), zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass
-        if self._monitor is not None:
-            self._socket.disable_monitor()
-            self._monitor.close(linger=0)
-            self._monitor = None
-        self._socket.close(linger=200 if goodbye else 0)
-        self._socket = None
 
     def _require_socket(self) -> zmq.Socket[bytes]:
         if self._socket is None:

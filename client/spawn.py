@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reloadd.protocol import DaemonStartFailed
 from reloadd.protocol.endpoint import Endpoint, ensure_private_dir
 
 if TYPE_CHECKING:
@@ -24,7 +25,11 @@ def spawn_daemon(
     log_level: str | None = None,
     grace: float | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``reloadd serve`` for the endpoint's root in its own session, logging to a file."""
+    """Start ``reloadd serve`` for the endpoint's root in its own session, logging to a file.
+
+    Raises :class:`EndpointError` for an unsafe runtime folder, :class:`DaemonStartFailed`
+    when the process cannot be started.
+    """
     import subprocess  # here, not at the top: most clients never start a daemon
 
     ensure_private_dir(endpoint.socket_path.parent)
@@ -37,17 +42,22 @@ def spawn_daemon(
         command += ["--log-level", log_level]
     if grace is not None:
         command += ["--grace", str(grace)]
-    with open(endpoint.log_path, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            cwd=str(endpoint.root),
-            start_new_session=True,
-            close_fds=True,
-            env=_daemon_environment(),
-        )
+    try:
+        with open(endpoint.log_path, "ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=str(endpoint.root),
+                start_new_session=True,
+                close_fds=True,
+                env=_daemon_environment(),
+            )
+    except OSError as exc:
+        raise DaemonStartFailed(
+            f"cannot start 'reloadd serve' for {endpoint.root} ({exc}); run it yourself to see why"
+        ) from exc
     _SPAWNED.append(process)
     return process
 

@@ -3,9 +3,13 @@
 * The root is the given one, else the nearest folder upward from the working
   directory holding one of :data:`ROOT_MARKERS`, else the working directory.
 * The endpoint is ``ipc://<runtime dir>/<hash of the resolved root>.sock``, in
-  ``$XDG_RUNTIME_DIR/reloadd`` or, when that is unset, ``<tmp>/reloadd-<uid>``.
-  The runtime folder is created 0700 and refused when another user owns it or
-  could write into it.
+  ``$XDG_RUNTIME_DIR/reloadd`` or, when that is unset or would make the socket path
+  longer than :data:`MAX_SOCKET_PATH_BYTES`, in ``$TMPDIR/reloadd-<uid>`` (``/tmp``
+  without ``TMPDIR``). The root's hash is of its bytes, so any folder name works.
+* Only its owner gets in: the runtime folder is created 0700, and both sides refuse
+  a folder (and the client a socket) that another user owns or could open, before
+  the daemon binds and before a client says a word (:func:`ensure_private_dir`,
+  :func:`check_endpoint`). Every failure is an :class:`EndpointError` of one line.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reloadd.protocol.errors import EndpointError
+from reloadd.protocol.limits import MAX_SOCKET_PATH_BYTES
 from reloadd.protocol.record import Record
 
 ROOT_MARKERS = (".watchmanconfig", ".git", "pyproject.toml")
@@ -26,28 +31,100 @@ ROOT_MARKERS = (".watchmanconfig", ".git", "pyproject.toml")
 def find_project_root(
     root: str | os.PathLike[str] | None = None, *, cwd: Path | None = None
 ) -> Path:
-    """Return the resolved project root: ``root`` if given, else found upward from ``cwd``."""
-    if root is not None:
-        resolved = Path(root).expanduser().resolve()
-        if not resolved.is_dir():
-            raise EndpointError(f"project root {resolved} is not a folder; pass an existing --root")
-        return resolved
-    start = (cwd or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in ROOT_MARKERS):
-            return folder
+    """Return the resolved project root: ``root`` if given, else found upward from ``cwd``.
+
+    Raises :class:`EndpointError` when it is no folder, or the working folder cannot be read.
+    """
+    try:
+        if root is not None:
+            resolved = Path(root).expanduser().resolve()
+            if not resolved.is_dir():
+                raise EndpointError(
+                    f"project root {resolved} is not a folder; pass an existing --root"
+                )
+            return resolved
+        start = (cwd or Path.cwd()).resolve()
+        for folder in (start, *start.parents):
+            if any((folder / marker).exists() for marker in ROOT_MARKERS):
+                return folder
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
+        raise EndpointError(
+            f"cannot find the project root ({exc}); run from inside your project or pass --root"
+        ) from exc
     return start
 
 
+_SOCKET_NAME_LENGTH = len("0123456789abcdef.sock")
+
+
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The folder holding every project's endpoint for this user (not created here)."""
+    """The folder holding every project's endpoint for this user (not created here).
+
+    ``$XDG_RUNTIME_DIR/reloadd``, unless that is unset or too long for a socket path
+    (:data:`MAX_SOCKET_PATH_BYTES`): then :func:`temp_runtime_dir`.
+    """
     env = os.environ if env is None else env
     base = env.get("XDG_RUNTIME_DIR")
     if base:
-        return Path(base) / "reloadd"
-    import tempfile  # only where XDG_RUNTIME_DIR is unset: it costs a client's import time
+        folder = Path(base) / "reloadd"
+        if _fits(folder) or not _fits(temp_runtime_dir(env)):
+            return folder
+    return temp_runtime_dir(env)
 
-    return Path(tempfile.gettempdir()) / f"reloadd-{os.getuid()}"
+
+def temp_runtime_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$TMPDIR/reloadd-<uid>`` (``/tmp/reloadd-<uid>`` without ``TMPDIR``): the fallback folder."""
+    env = os.environ if env is None else env
+    return Path(env.get("TMPDIR") or "/tmp") / f"reloadd-{os.getuid()}"
+
+
+def _fits(folder: Path) -> bool:
+    return len(os.fsencode(folder)) + 1 + _SOCKET_NAME_LENGTH <= MAX_SOCKET_PATH_BYTES
+
+
+def _check_length(endpoint: Endpoint) -> None:
+    if len(os.fsencode(endpoint.socket_path)) > MAX_SOCKET_PATH_BYTES:
+        raise EndpointError(
+            f"the socket path {endpoint.socket_path} is longer than the "
+            f"{MAX_SOCKET_PATH_BYTES} bytes a Unix socket allows; set XDG_RUNTIME_DIR "
+            "(or TMPDIR) to a shorter folder"
+        )
+
+
+def check_endpoint(endpoint: Endpoint) -> bool:
+    """What a client calls before connecting: whether a socket is there to say hello to.
+
+    False when the folder or the socket does not exist (or the socket path holds
+    something else, which a daemon replaces). Raises :class:`EndpointError` when the
+    path is too long, or the folder or socket is not this user's alone: the client
+    must not send its name and files there.
+    """
+    _check_length(endpoint)
+    folder = endpoint.socket_path.parent
+    try:
+        info = folder.lstat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise EndpointError(
+            f"cannot open the runtime folder {folder} ({exc.strerror}); if XDG_RUNTIME_DIR is "
+            "another user's (after 'sudo -E'?), unset it or point it to a folder of your own"
+        ) from exc
+    _check_private(folder, info)
+    try:
+        info = endpoint.socket_path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise EndpointError(f"cannot open the socket {endpoint.socket_path}: {exc}") from exc
+    if not stat.S_ISSOCK(info.st_mode):
+        return False
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise EndpointError(
+            f"the socket {endpoint.socket_path} belongs to user id {info.st_uid} (mode "
+            f"{stat.S_IMODE(info.st_mode):o}), not to you alone; remove it, and find who made it"
+        )
+    return True
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -57,6 +134,10 @@ def ensure_private_dir(path: Path) -> Path:
         info = path.lstat()
     except OSError as exc:
         raise EndpointError(f"cannot create the runtime folder {path}: {exc}") from exc
+    return _check_private(path, info)
+
+
+def _check_private(path: Path, info: os.stat_result) -> Path:
     if not stat.S_ISDIR(info.st_mode):
         raise EndpointError(f"{path} is not a folder (a symlink?); remove it and try again")
     if info.st_uid != os.getuid():
@@ -87,9 +168,19 @@ class Endpoint(Record):
 
 
 def endpoint_for(root: Path, env: Mapping[str, str] | None = None) -> Endpoint:
-    """The endpoint of the daemon for resolved project ``root`` (the folder is not created here)."""
-    folder = runtime_dir(env)
-    name = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    """The endpoint of the daemon for resolved project ``root`` (the folder is not created here).
+
+    Daemon and clients both call it, so they agree. Raises :class:`EndpointError` when
+    even the fallback folder makes the socket path too long to bind or connect.
+    """
+    endpoint = endpoint_in(runtime_dir(env), root)
+    _check_length(endpoint)
+    return endpoint
+
+
+def endpoint_in(folder: Path, root: Path) -> Endpoint:
+    """The endpoint of ``root``'s daemon in runtime folder ``folder``, unchecked."""
+    name = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
     return Endpoint(
         root=root,
         socket_path=folder / f"{name}.sock",

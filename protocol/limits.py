@@ -82,3 +82,8 @@ at most twice as many folders to size such folders for one request."""
 MAX_CONNECTIONS: Final = 1_024
 """Most connections one daemon keeps open at once (fewer when its open-file limit is low:
 at most half of it); beyond, it stops accepting until some close."""
+
+MAX_SOCKET_PATH_BYTES: Final = 107
+"""Longest socket path ``bind``/``connect`` take on Linux (``sun_path`` holds 108 bytes with its
+NUL; macOS and the BSDs take 103): a platform limit, checked before the daemon binds; a longer
+runtime folder falls back to ``$TMPDIR/reloadd-<uid>``."""

@@ -182,6 +182,8 @@ class Changed(Message):
     """True when more paths changed than ``MAX_CHANGED_PATHS``; treat as 'reload everything'."""
     at: UnixTime = 0.0
     """When the daemon saw the last of these changes (Unix time): a reconnecting client's ``since``."""
+    more: bool = False
+    """Another part of this same notification follows (one too large for a message is split)."""
 
 
 class Saved(Request):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import stat
 import tempfile
 from pathlib import Path
@@ -13,11 +14,13 @@ import pytest
 from reloadd.protocol import EndpointError
 from reloadd.protocol.endpoint import (
     ROOT_MARKERS,
+    check_endpoint,
     endpoint_for,
     ensure_private_dir,
     find_project_root,
     runtime_dir,
 )
+from reloadd.protocol.limits import MAX_SOCKET_PATH_BYTES
 
 AF_UNIX_PATH_MAX = 107
 """Longest socket path ``bind`` accepts on Linux (``sun_path`` is 108 bytes with its NUL)."""
@@ -267,3 +270,87 @@ def test_the_test_runtime_folder_is_short_enough() -> None:
     """conftest gives each test its own runtime folder; its sockets must still bind."""
     path = endpoint_for(Path("/srv/app")).socket_path
     assert len(os.fsencode(path)) < AF_UNIX_PATH_MAX, path
+
+
+def test_a_runtime_dir_too_long_for_a_socket_falls_back_to_tmpdir() -> None:
+    long = "/run/user/" + "x" * 100
+    env = {"XDG_RUNTIME_DIR": long, "TMPDIR": "/var/tmp"}
+    assert runtime_dir(env) == Path(f"/var/tmp/reloadd-{os.getuid()}")
+    endpoint = endpoint_for(Path("/srv/app"), env)
+    assert len(os.fsencode(endpoint.socket_path)) <= MAX_SOCKET_PATH_BYTES
+    assert runtime_dir({"XDG_RUNTIME_DIR": long}) == Path(f"/tmp/reloadd-{os.getuid()}")
+
+
+def test_a_socket_path_too_long_everywhere_is_one_clear_error() -> None:
+    env = {"XDG_RUNTIME_DIR": "/r/" + "x" * 100, "TMPDIR": "/t/" + "y" * 100}
+    with pytest.raises(EndpointError) as caught:
+        endpoint_for(Path("/srv/app"), env)
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1
+    assert f"longer than the {MAX_SOCKET_PATH_BYTES} bytes" in message
+    assert "XDG_RUNTIME_DIR" in message
+
+
+def test_the_endpoint_hashes_the_roots_bytes_whatever_their_encoding() -> None:
+    root = Path(os.fsdecode(b"/srv/caf\xe9"))
+    name = hashlib.sha256(b"/srv/caf\xe9").hexdigest()[:16]
+    assert endpoint_for(root, {"XDG_RUNTIME_DIR": "/run/user/1"}).socket_path.name == f"{name}.sock"
+
+
+def test_check_endpoint_without_folder_or_socket_finds_nothing(tmp_path: Path) -> None:
+    endpoint = endpoint_for(tmp_path, {"XDG_RUNTIME_DIR": str(tmp_path / "run")})
+    assert check_endpoint(endpoint) is False
+    ensure_private_dir(endpoint.socket_path.parent)
+    assert check_endpoint(endpoint) is False
+    endpoint.socket_path.write_bytes(b"not a socket")  # what a new daemon replaces
+    assert check_endpoint(endpoint) is False
+
+
+def _bind_socket(path: Path, mode: int) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    path.chmod(mode)
+    return sock
+
+
+def test_check_endpoint_accepts_a_private_socket(tmp_path: Path) -> None:
+    endpoint = endpoint_for(tmp_path, {"XDG_RUNTIME_DIR": str(tmp_path / "run")})
+    ensure_private_dir(endpoint.socket_path.parent)
+    with _bind_socket(endpoint.socket_path, 0o600):
+        assert check_endpoint(endpoint) is True
+
+
+def test_check_endpoint_refuses_a_socket_others_can_open(tmp_path: Path) -> None:
+    endpoint = endpoint_for(tmp_path, {"XDG_RUNTIME_DIR": str(tmp_path / "run")})
+    ensure_private_dir(endpoint.socket_path.parent)
+    with _bind_socket(endpoint.socket_path, 0o666), pytest.raises(EndpointError, match="mode 666"):
+        check_endpoint(endpoint)
+
+
+def test_check_endpoint_refuses_a_folder_others_can_open(tmp_path: Path) -> None:
+    endpoint = endpoint_for(tmp_path, {"XDG_RUNTIME_DIR": str(tmp_path / "run")})
+    ensure_private_dir(endpoint.socket_path.parent).chmod(0o777)
+    with pytest.raises(EndpointError, match="chmod 700"):
+        check_endpoint(endpoint)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_check_endpoint_refuses_a_socket_of_another_user(tmp_path: Path) -> None:
+    endpoint = endpoint_for(tmp_path, {"XDG_RUNTIME_DIR": str(tmp_path / "run")})
+    ensure_private_dir(endpoint.socket_path.parent)
+    with _bind_socket(endpoint.socket_path, 0o600):
+        os.chown(endpoint.socket_path, 65534, 65534)
+        with pytest.raises(EndpointError, match="belongs to user id 65534"):
+            check_endpoint(endpoint)
+
+
+def test_a_removed_working_folder_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(EndpointError, match="pass --root") as caught:
+        find_project_root()
+    assert isinstance(caught.value.__cause__, OSError)

@@ -1,0 +1,145 @@
+"""Reaching a project's daemon: check the endpoint, say ``hello``, or start a daemon and wait.
+
+Returns an open :class:`~reloadd.client.channel.Channel` and the daemon's ``welcome``,
+or raises a :class:`~reloadd.protocol.ReloaddError`; it keeps no state of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import zmq
+
+from reloadd.client import log
+from reloadd.client.channel import Channel
+from reloadd.client.spawn import log_tail, spawn_daemon
+from reloadd.protocol import (
+    PROTOCOL_VERSION,
+    Changed,
+    DaemonNotRunning,
+    DaemonStartFailed,
+    DaemonTimeout,
+    Hello,
+    ReloaddError,
+    Role,
+    VersionMismatch,
+    Welcome,
+)
+from reloadd.protocol.endpoint import Endpoint, check_endpoint
+
+Connected = tuple[Channel, Welcome]
+"""An open channel and the ``welcome`` its daemon sent."""
+
+
+def default_name() -> str:
+    """A stable name for this process: its command line, shortened, and its working folder.
+
+    A dev server restarted with the same command in the same folder gets the same
+    name, which is how the daemon recognises it. Bytes that are not UTF-8 (in a
+    folder's name, say) are replaced, so that the name can always be sent.
+    """
+    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", *sys.argv[1:]]
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = "(a removed folder)"
+    name = f"{' '.join(argv)[:150]} in {cwd}"[:250]
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class Dialer:
+    """How one client reaches its daemon: who it is, and how long it waits for what."""
+
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        endpoint: Endpoint,
+        on_changed: Callable[[Changed], None],
+        *,
+        name: str,
+        role: Role,
+        handshake_timeout: float,
+        spawn_timeout: float,
+    ) -> None:
+        self.context = context
+        self.endpoint = endpoint
+        self.on_changed = on_changed
+        self.name = name
+        self.role = role
+        self.handshake_timeout = handshake_timeout
+        self.spawn_timeout = spawn_timeout
+
+    def connect(self, *, spawn: bool) -> Connected:
+        """Say hello to the running daemon, or (with ``spawn``) start one; raise if neither works."""
+        root = self.endpoint.root
+        if check_endpoint(self.endpoint):
+            found = self.handshake(self.handshake_timeout)
+            if found is not None:
+                return found
+        if not spawn:
+            raise DaemonNotRunning(
+                f"no reloadd daemon answers for {root}; start one with 'reloadd start --root {root}'"
+            )
+        try:
+            process = spawn_daemon(self.endpoint)
+        except (OSError, ReloaddError) as exc:
+            raise DaemonStartFailed(f"cannot start a reloadd daemon for {root}: {exc}") from exc
+        log.info("started a reloadd daemon for %s (pid %d)", root, process.pid)
+        deadline = time.monotonic() + self.spawn_timeout
+        exited_at: float | None = None
+        while time.monotonic() < deadline:
+            if check_endpoint(self.endpoint):
+                found = self.handshake(min(0.5, max(0.05, deadline - time.monotonic())))
+                if found is not None:
+                    return found
+            code = process.poll()
+            if code not in (None, 0):
+                break
+            if code == 0:
+                # It found another daemon holding the project's lock; give that one a moment.
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at > 2 * self.handshake_timeout:
+                    raise DaemonStartFailed(
+                        f"a reloadd daemon holds the lock of {root} but does not answer; "
+                        f"see its log {self.endpoint.log_path}"
+                    )
+            time.sleep(0.01)
+        raise DaemonStartFailed(
+            f"the reloadd daemon for {root} did not start; see its log {self.endpoint.log_path}, "
+            f"which ends with:\n{log_tail(self.endpoint.log_path)}"
+        )
+
+    def handshake(self, timeout: float) -> Connected | None:
+        """Say hello on a fresh channel; None if nothing answers in time, or the socket is dying.
+
+        A daemon killed a moment ago can still accept a connection and then drop it:
+        that is "nobody answers" (start a new daemon), not a failure to report.
+        """
+        channel = Channel(self.context, self.endpoint, self.on_changed)
+        hello = Hello(
+            id=channel.next_id(),
+            protocol=PROTOCOL_VERSION,
+            name=self.name,
+            pid=os.getpid(),
+            role=self.role,
+        )
+        try:
+            welcome = channel.request(hello, Welcome, timeout=timeout)
+        except (DaemonTimeout, DaemonNotRunning):
+            channel.close()
+            return None
+        except BaseException:
+            channel.close()
+            raise
+        if welcome.protocol != PROTOCOL_VERSION:
+            channel.close()
+            raise VersionMismatch(
+                f"the reloadd daemon for {self.endpoint.root} speaks protocol {welcome.protocol}, "
+                f"this client {PROTOCOL_VERSION}; install the same reloadd version for both and "
+                f"restart the daemon ('reloadd stop --root {self.endpoint.root}')"
+            )
+        return channel, welcome
