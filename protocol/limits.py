@@ -27,3 +27,11 @@ MAX_NAME_LENGTH: Final = 256
 
 MAX_CHANGED_PATHS: Final = 10_000
 """Most paths one ``changed`` notification lists; beyond, ``truncated`` is set."""
+
+MAX_FILES_TOTAL: Final = 1_000_000
+"""Most file registrations one daemon holds across all its clients (each client's files
+counted, departed clients kept for their grace period included)."""
+
+MAX_QUEUED_BYTES_PER_CLIENT: Final = 16 * 1024 * 1024
+"""Most bytes the daemon sends a client between two messages from it (16 MiB); past it,
+further changes are held back (coalesced into one set) until the client is heard from."""

@@ -193,6 +193,9 @@ class Changed(Message):
     """True when more paths changed than ``MAX_CHANGED_PATHS``; treat as 'reload everything'."""
     at: float = 0.0
     """When the daemon saw the last of these changes (Unix time): a reconnecting client's ``since``."""
+    more: bool = False
+    """Another part of this same notification follows: a burst too large for one message is
+    sent in parts (see :func:`reloadd.protocol.split.split_changed`); treat them as one."""
 
 
 class Saved(Request):
