@@ -42,7 +42,7 @@ class Channel:
         self,
         context: zmq.Context[zmq.Socket[bytes]],
         endpoint: Endpoint,
-        on_changed: Callable[[tuple[str, ...]], None],
+        on_changed: Callable[[Changed], None],
     ) -> None:
         self.endpoint = endpoint
         self._on_changed = on_changed
@@ -88,7 +88,7 @@ class Channel:
                     f"{self.endpoint.log_path}"
                 )
             if isinstance(reply, Changed):
-                self._on_changed(reply.paths)
+                self._on_changed(reply)
             elif isinstance(reply, Error) and reply.re in (message.id, None):
                 if reply.code == ErrorCode.NOT_REGISTERED:
                     raise DaemonNotRunning(reply.message)

@@ -127,6 +127,8 @@ class Client:
         self._files: set[str] = set()
         self._globs: set[GlobSpec] = set()
         self._pending: list[str] = []
+        self._more = False
+        """The last ``changed`` said another part of its burst follows."""
         self._last_heard = time.time()
         self._next_retry = 0.0
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -221,7 +223,7 @@ class Client:
         heartbeats, and registers again or falls back to polling as needed.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._pending:
+        while not self._pending or self._more:  # the parts of one burst are returned together
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
@@ -338,7 +340,7 @@ class Client:
     def _try_handshake(self, timeout: float) -> Welcome | None:
         """Say hello on a fresh channel; None if nothing answers in time."""
         self._disconnect()
-        channel = self._channel = Channel(self._context, self.endpoint, self._pending.extend)
+        channel = self._channel = Channel(self._context, self.endpoint, self._take_changed)
         hello = Hello(
             id=channel.next_id(),
             protocol=PROTOCOL_VERSION,
@@ -353,6 +355,7 @@ class Client:
         return self.welcome
 
     def _disconnect(self, *, goodbye: bool = False) -> None:
+        self._more = False  # the rest of a burst cut short comes back through ``since``
         if self._channel is not None:
             self._last_heard = max(self._last_heard, self._channel.last_heard)
             self._channel.close(goodbye=goodbye)
@@ -447,6 +450,10 @@ class Client:
         if message is not None:
             self._take(message)
 
+    def _take_changed(self, message: Changed) -> None:
+        self._pending.extend(message.paths)
+        self._more = message.more
+
     def _drain_now(self) -> None:
         channel = self._require_channel()
         while (message := channel.receive(0)) is not None:
@@ -455,7 +462,7 @@ class Client:
     def _take(self, message: Message) -> Message | None:
         """Handle what any message means for the connection; return it if it may be a reply."""
         if isinstance(message, Changed):
-            self._pending.extend(message.paths)
+            self._take_changed(message)
             return None
         if isinstance(message, Pong):
             if self.welcome is not None and (

@@ -17,9 +17,7 @@ def test_a_small_notification_is_one_message() -> None:
 
 
 def test_no_paths_give_one_empty_message() -> None:
-    assert split_changed([], at=1.0, truncated=True) == [
-        Changed(paths=(), truncated=True, at=1.0)
-    ]
+    assert split_changed([], at=1.0, truncated=True) == [Changed(paths=(), truncated=True, at=1.0)]
 
 
 def test_the_issue_case_fits_in_parts_of_the_real_limit() -> None:
