@@ -78,9 +78,11 @@ class DaemonContext:
         """A client left (``reason`` completes "NAME ..."): keep its registration for the grace
         period, or forget it at once if it is a one-shot tool."""
         self.outbox.forget(identity)
+        before = self.registry.get(identity)
+        was_connected = before is not None and before.connected
         record = self.registry.depart(identity, until=time.time() + self.grace)
-        if record is None:
-            return None
+        if record is None or not was_connected:
+            return record  # already departed: said once
         if self.registry.get(identity) is None:  # a one-shot tool: forgotten at once
             log.info("%s %s", label(record), reason)
         else:

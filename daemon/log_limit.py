@@ -19,6 +19,9 @@ LINES_PER_WINDOW = 5
 WINDOW = 10.0
 """Seconds of one window."""
 
+LINES_PER_WINDOW_IN_ALL = 50
+"""Lines logged in one window across all sources (many connections, each within its quota)."""
+
 MAX_SOURCES = 1024
 """Sources remembered at once (the least recently heard are forgotten first)."""
 
@@ -31,11 +34,15 @@ class LimitedLog:
         logger: logging.Logger,
         *,
         lines: int = LINES_PER_WINDOW,
+        lines_in_all: int = LINES_PER_WINDOW_IN_ALL,
         window: float = WINDOW,
         max_sources: int = MAX_SOURCES,
     ) -> None:
         self._log = logger
         self._lines = lines
+        self._lines_in_all = lines_in_all
+        self._all = [0.0, 0]
+        """[window start (monotonic), lines logged in it] across all sources."""
         self._window = window
         self._max_sources = max_sources
         self._sources: OrderedDict[Hashable, list[float]] = OrderedDict()
@@ -53,10 +60,13 @@ class LimitedLog:
         self._sources[source] = entry
         while len(self._sources) > self._max_sources:
             self._sources.popitem(last=False)
-        if entry[1] >= self._lines:
+        if now - self._all[0] >= self._window:
+            self._all = [now, 0]
+        if entry[1] >= self._lines or self._all[1] >= self._lines_in_all:
             entry[2] += 1
             return False
         entry[1] += 1
+        self._all[1] += 1
         if entry[2]:
             message += " (%d similar lines from the same source left out)"
             args = (*args, int(entry[2]))

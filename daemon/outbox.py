@@ -32,6 +32,12 @@ log = logging.getLogger("reloadd.daemon")
 SEND_HWM = 1_000
 """Most messages ZeroMQ queues for one connection; a connection at this mark is treated as gone."""
 
+RECEIVE_HWM = 100
+"""Most messages ZeroMQ reads ahead from one connection before the sender has to wait. A
+client has a request or two in flight; a flood of large frames waits in the sender's own
+memory, not the daemon's (a fuzzing run with 10,000 read ahead per connection took the
+daemon to 280 MB)."""
+
 
 @dataclass
 class _Account:

@@ -30,7 +30,7 @@ from reloadd.daemon.housekeeping import HOUSEKEEPING_INTERVAL, check_clients
 from reloadd.daemon.inbox import Inbox
 from reloadd.daemon.log_limit import LimitedLog
 from reloadd.daemon.notifier import on_batch
-from reloadd.daemon.outbox import SEND_HWM, Outbox
+from reloadd.daemon.outbox import RECEIVE_HWM, SEND_HWM, Outbox
 from reloadd.daemon.realpaths import RealPaths
 from reloadd.daemon.registration import on_roots_watched
 from reloadd.daemon.registry import ClientId, Registry
@@ -125,7 +125,7 @@ class Daemon:
         # Oversized frames are dropped by ZeroMQ itself; up to this size we read them and reply.
         sock.setsockopt(zmq.MAXMSGSIZE, 2 * MAX_MESSAGE_BYTES)
         sock.setsockopt(zmq.SNDHWM, SEND_HWM)
-        sock.setsockopt(zmq.RCVHWM, 10_000)
+        sock.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
         old_umask = os.umask(0o177)
         try:
             sock.bind(self.endpoint.address)
@@ -258,7 +258,13 @@ class Daemon:
         """A connection could not be sent to: treat its client as gone."""
         ctx = self.ctx
         if ctx.registry.get(identity) is None:
-            log.debug("could not send %s to an unregistered peer (%s)", message_type, reason)
+            ctx.bad_input.log(
+                logging.DEBUG,
+                identity,
+                "could not send %s to an unregistered peer (%s)",
+                message_type,
+                reason,
+            )
             return
         ctx.depart(identity, f"could not be sent {message_type} ({reason}), so counts as gone")
 
