@@ -159,7 +159,9 @@ class Daemon:
                 if signals.fileno() in ready:
                     signals.clear()
                 if time.monotonic() >= next_housekeeping:
-                    self._guarded("housekeeping", self._housekeeping)
+                    self._guarded("checking on clients", check_clients, ctx)
+                    self._guarded("saving the state", self._save_state)
+                    self._check_idle()
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
         finally:
             signal.set_wakeup_fd(previous_wakeup)
@@ -171,7 +173,10 @@ class Daemon:
         """Save the state, close the socket and remove its file, then stop the backend."""
         if self._ctx is not None:
             self._ctx.root_watcher.close()
-            self._save_state(force=True)
+            try:
+                self._save_state(force=True)
+            except Exception:  # best effort: the socket must still go
+                log.exception("could not save the daemon's state")
         self._socket.close(linger=0)
         self._zmq.term()
         self.endpoint.socket_path.unlink(missing_ok=True)
@@ -274,10 +279,8 @@ class Daemon:
         for batch in self.changes.drain():
             self._guarded("routing a change batch", on_batch, self.ctx, batch)
 
-    def _housekeeping(self) -> None:
+    def _check_idle(self) -> None:
         ctx = self.ctx
-        check_clients(ctx)
-        self._save_state()
         if len(ctx.registry):
             self._idle_since = time.monotonic()
         elif self.idle_exit > 0 and time.monotonic() - self._idle_since >= self.idle_exit:
