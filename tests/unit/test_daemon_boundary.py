@@ -9,18 +9,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import pytest
 import zmq
 
-from reloadd.daemon import server
+from reloadd.daemon import handlers, server
 from reloadd.daemon.backends.base import Backend, ChangeBatch
 from reloadd.daemon.context import DaemonContext
 from reloadd.daemon.registry import ClientId
 from reloadd.daemon.server import Daemon
 from reloadd.protocol import Error, ErrorCode, Message, Ping, Pong, decode, encode
 from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir
+
+
+TABLE = cast(dict[type[Message], handlers.AnyHandler], handlers.HANDLERS)
+"""The dispatch table the daemon reads (the same object), to replace one handler in."""
 
 
 class NoBackend(Backend):
@@ -87,7 +91,7 @@ def test_a_failing_handler_is_answered_internal_and_the_next_message_served(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setitem(server.HANDLERS, Ping, failing_handler)  # type: ignore[arg-type]
+    monkeypatch.setitem(TABLE, Ping, failing_handler)
     with caplog.at_level(logging.ERROR, logger="reloadd.daemon"):
         reply = ask(daemon, peer, Ping(id=7))
     assert isinstance(reply, Error)
@@ -104,7 +108,7 @@ def test_tracebacks_of_a_repeated_failure_are_rate_limited(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setitem(server.HANDLERS, Ping, failing_handler)  # type: ignore[arg-type]
+    monkeypatch.setitem(TABLE, Ping, failing_handler)
     with caplog.at_level(logging.ERROR, logger="reloadd.daemon"):
         for request in range(50):
             assert isinstance(ask(daemon, peer, Ping(id=request + 1)), Error)
