@@ -22,7 +22,6 @@ from reloadd.daemon.server import Daemon
 from reloadd.protocol import Error, ErrorCode, Message, Ping, Pong, decode, encode
 from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir
 
-
 TABLE = cast(dict[type[Message], handlers.AnyHandler], handlers.HANDLERS)
 """The dispatch table the daemon reads (the same object), to replace one handler in."""
 
