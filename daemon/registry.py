@@ -10,7 +10,12 @@ from reloadd.daemon.file_states import FileState
 from reloadd.protocol import ErrorCode, GlobSpec, Hello, ProtocolError, Role
 from reloadd.protocol.digest import registration_digest
 from reloadd.protocol.globs import compile_glob
-from reloadd.protocol.limits import MAX_CLIENTS, MAX_FILES_PER_CLIENT, MAX_GLOBS_PER_CLIENT
+from reloadd.protocol.limits import (
+    MAX_CLIENTS,
+    MAX_FILES_PER_CLIENT,
+    MAX_FILES_TOTAL,
+    MAX_GLOBS_PER_CLIENT,
+)
 
 ClientId = bytes
 """The ZeroMQ routing id of a client's connection."""
@@ -59,6 +64,8 @@ class Registry:
         (eight dev servers on the same 20,000 files need one set, not 20,000)."""
         self._globs_by_dir: dict[str, dict[str, dict[int, str]]] = {}
         """Real folder → pattern → client key → the folder as that client spelled it."""
+        self._file_count = 0
+        """Files registered, summed over every client (for ``MAX_FILES_TOTAL``)."""
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -113,9 +120,15 @@ class Registry:
         return record
 
     def depart(self, identity: ClientId, *, until: float) -> ClientRecord | None:
-        """Mark a client as gone but keep its registration until ``until`` (its grace period)."""
+        """Mark a client as gone but keep its registration until ``until`` (its grace period).
+
+        A one-shot tool (``Role.TOOL``) is forgotten at once: nothing comes back for it.
+        """
         record = self._clients.get(identity)
-        if record is not None:
+        if record is not None and record.role is Role.TOOL:
+            self.remove(identity)
+            record.connected = False
+        elif record is not None:
             if record.connected:
                 record.digest = registration_digest(record.files, record.globs)
             record.connected = False
@@ -140,6 +153,7 @@ class Registry:
         if record is not None:
             self._by_key.pop(record.key, None)
             self._unindex(record, record.files, record.globs)
+            self._file_count -= len(record.files)
         return record
 
     def check_limits(
@@ -152,6 +166,13 @@ class Registry:
             raise ProtocolError(
                 f"{record.name} would watch {new_files} files, over the limit of "
                 f"{MAX_FILES_PER_CLIENT}; watch folders with globs instead",
+                code=ErrorCode.LIMIT_EXCEEDED,
+            )
+        if self._file_count + new_files - len(record.files) > MAX_FILES_TOTAL:
+            raise ProtocolError(
+                f"this daemon would hold more than {MAX_FILES_TOTAL} file registrations "
+                "across its clients, its limit; stop dev servers you no longer use, or "
+                "watch folders with globs instead",
                 code=ErrorCode.LIMIT_EXCEEDED,
             )
         if new_globs > MAX_GLOBS_PER_CLIENT:
@@ -172,6 +193,7 @@ class Registry:
         new_globs = {glob: real for glob, real in globs.items() if glob not in record.globs}
         record.files.update(new_files)
         record.globs.update(new_globs)
+        self._file_count += len(new_files)
         self._index(record, new_files, new_globs)
 
     def _index(
@@ -193,6 +215,7 @@ class Registry:
             given: record.files.pop(given) for given in set(files) if given in record.files
         }
         drop_globs = {glob: record.globs.pop(glob) for glob in set(globs) if glob in record.globs}
+        self._file_count -= len(drop_files)
         for real in drop_files.values():
             record.real_files.pop(real, None)
         self._unindex(record, drop_files, drop_globs)

@@ -45,6 +45,9 @@ class ErrorCode(str, Enum):
     """A message that is valid but makes no sense in this direction or state."""
     BACKEND_FAILED = "backend_failed"
     """The watch backend could not watch what was asked."""
+    INTERNAL = "internal"
+    """The daemon failed while handling the request (a bug, logged with its traceback); it
+    serves on, and the request may be sent again."""
 
 
 def quote(value: object, limit: int = 80) -> str:

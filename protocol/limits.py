@@ -87,3 +87,11 @@ MAX_SOCKET_PATH_BYTES: Final = 107
 """Longest socket path ``bind``/``connect`` take on Linux (``sun_path`` holds 108 bytes with its
 NUL; macOS and the BSDs take 103): a platform limit, checked before the daemon binds; a longer
 runtime folder falls back to ``$TMPDIR/reloadd-<uid>``."""
+
+MAX_FILES_TOTAL: Final = 1_000_000
+"""Most file registrations one daemon holds across all its clients (each client's files
+counted, departed clients kept for their grace period included)."""
+
+MAX_QUEUED_BYTES_PER_CLIENT: Final = 16 * 1024 * 1024
+"""Most bytes the daemon sends a client between two messages from it (16 MiB); past it,
+further changes are held back (coalesced into one set) until the client is heard from."""

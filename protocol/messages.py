@@ -183,7 +183,8 @@ class Changed(Message):
     at: UnixTime = 0.0
     """When the daemon saw the last of these changes (Unix time): a reconnecting client's ``since``."""
     more: bool = False
-    """Another part of this same notification follows (one too large for a message is split)."""
+    """Another part of this same notification follows: a burst too large for one message is
+    sent in parts (see :func:`reloadd.protocol.split.split_changed`); treat them as one."""
 
 
 class Saved(Request):

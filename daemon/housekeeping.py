@@ -1,0 +1,55 @@
+"""Once a second, on the main thread: clients that went silent or died, expired grace periods.
+
+Housekeeping never raises for one client's sake: a pid the kernel cannot look up
+(out of range) counts as alive, and the client is judged by its silence instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from reloadd.daemon.context import SILENCE_LIMIT, DaemonContext, label
+from reloadd.daemon.heap import release_memory
+
+log = logging.getLogger("reloadd.daemon")
+
+HOUSEKEEPING_INTERVAL = 1.0
+"""Seconds between checks for silent or dead clients, expired grace periods and state saves."""
+
+
+def check_clients(ctx: DaemonContext) -> None:
+    """Mark silent or dead clients as departed; forget those whose grace period is over."""
+    ctx.roots.forget_dropped()
+    now = time.time()
+    left = False
+    for record in ctx.registry:
+        if not record.connected:
+            continue
+        if not pid_alive(record.pid):
+            reason = "exited without saying goodbye"
+        elif now - record.last_seen > SILENCE_LIMIT:
+            reason = f"was silent for {now - record.last_seen:.0f} s"
+        else:
+            continue
+        ctx.depart(record.identity, reason)
+        left = True
+    expired = ctx.registry.expire(now)
+    for record in expired:
+        log.info("forgot %s after its grace period", label(record))
+    if expired:
+        ctx.history.forget_untracked(ctx.registry.tracked_files())
+    if left or expired:
+        release_memory()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists; True when that cannot be told."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or a pid the kernel cannot look up
+    return True
