@@ -311,6 +311,7 @@ class Daemon:
         the loop keeps answering everyone else, and this client gets its reply when
         the root is watched.
         """
+        self.registry.settle_taken_back(record, unchanged=watch.unchanged)
         self.registry.check_limits(record, watch.files, watch.globs)
         # Interned: eight dev servers registering the same 20,000 paths share one copy.
         files = {sys.intern(given): self._realpath(given) for given in watch.files}

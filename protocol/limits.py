@@ -27,3 +27,8 @@ MAX_NAME_LENGTH: Final = 256
 
 MAX_CHANGED_PATHS: Final = 10_000
 """Most paths one ``changed`` notification lists; beyond, ``truncated`` is set."""
+
+MAX_SINCE_SCAN_ENTRIES: Final = 50_000
+"""Most folder entries the daemon walks to answer one ``watch``'s ``since`` for its globs
+(globs under folders it began watching only after ``since``); matches beyond are not
+reported, and the daemon logs that it stopped."""

@@ -28,4 +28,5 @@ echo '*' >"$VENV/.gitignore"
 "$VENV/bin/python" -m pip install -q -e ".[test]"
 "$VENV/bin/python" -m pip install -q --upgrade django
 "$VENV/bin/python" -c 'import django, sys; print(f"test-django-newest: Django {django.__version__} on Python {sys.version.split()[0]}")'
-exec "$VENV/bin/python" -m pytest tests/integration/test_django.py tests/unit/test_django_reloader.py "$@"
+exec "$VENV/bin/python" -m pytest tests/integration/test_django.py tests/integration/test_django_contract.py \
+    tests/unit/test_django_reloader.py "$@"

@@ -2,24 +2,20 @@
 
 Each test generates a project with ``django-admin startproject`` (plus an app
 ``pages``) in the daemon's project folder, starts ``manage.py runserver`` on a
-free loopback port and requests pages. The reloader's contract (Django's
-``BaseReloader`` tests, run against a real daemon) is checked in-process at the
-end.
+free loopback port and requests pages. The reloader's contract (Django's own
+reloader tests, run against a real daemon) is in ``test_django_contract.py``.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
 from reloadd.client import Client, Role
-from reloadd.client.django import DaemonReloader
 from reloadd.protocol import ClientInfo
 from tests.daemon_process import DaemonProcess
 from tests.django_project import DevServer, make_project, server_environment, view_source
@@ -244,137 +240,3 @@ def test_without_a_usable_daemon_djangos_reloader_runs_after_one_warning(
     edit_view(django_project, "hello v2")
     body = server.wait_for_page("/", lambda body: body.startswith("hello v2"))
     assert server.pid_of(body) != pid
-
-
-# -- the reloader contract, against a real daemon -----------------------------------------------
-# Django's own reloader tests (tests/utils_tests/test_autoreload.py, IntegrationTests) drive a
-# reloader with tick() and a mocked notify_file_changed(); these do the same.
-
-
-@pytest.fixture
-def tree(project: Path) -> Path:
-    """``project/tree`` with ``a.py``, ``non_py_file``, ``x.test``, ``dir/file.py`` and ``dir/test.txt``."""
-    root = project / "tree"
-    for name in ("a.py", "non_py_file", "x.test", "dir/file.py", "dir/test.txt"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("# original\n")
-    return root
-
-
-@pytest.fixture
-def reloader(daemon: DaemonProcess, tree: Path) -> Iterator[DaemonReloader]:
-    """A DaemonReloader on its own client of the test daemon, made after ``tree``.
-
-    As in Django's tests, no module files are watched: only what a test adds.
-    """
-    client = Client(daemon.root, name="contract test", fallback=False)
-    reloader = DaemonReloader(client, since=time.time())
-    with mock.patch(
-        "reloadd.client.django.reloader.module_files",
-        lambda extra_files=(): sorted(os.path.abspath(name) for name in extra_files),
-    ):
-        yield reloader
-    reloader.stop()
-
-
-def touch(path: Path) -> None:
-    """Push a file's mtime forward, as Django's ``increment_mtime`` does."""
-    later = time.time() + 1
-    os.utime(path, (later, later))
-
-
-def tick_and_collect(
-    reloader: DaemonReloader, edit: Callable[[], None], expected: int
-) -> list[Path]:
-    """Register, ``edit()``, then tick until ``expected`` notifications came and one quiet tick."""
-    with mock.patch.object(reloader, "notify_file_changed") as notify:
-        ticker = reloader.tick()
-        next(ticker)
-        edit()
-        deadline = time.monotonic() + 10
-        while notify.call_count < expected and time.monotonic() < deadline:
-            next(ticker)
-        next(ticker)
-        return [call.args[0] for call in notify.call_args_list]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_glob(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "*.py")
-
-    def edit() -> None:
-        touch(tree / "non_py_file")
-        touch(tree / "a.py")
-
-    assert tick_and_collect(reloader, edit, 1) == [tree / "a.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_multiple_globs(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "*.py")
-    reloader.watch_dir(tree, "*.test")
-    assert tick_and_collect(reloader, lambda: touch(tree / "a.py"), 1) == [tree / "a.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_overlapping_globs(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "*.py")
-    reloader.watch_dir(tree, "*.p*")
-    assert tick_and_collect(reloader, lambda: touch(tree / "a.py"), 1) == [tree / "a.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_glob_recursive(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.py")
-
-    def edit() -> None:
-        touch(tree / "dir" / "test.txt")
-        touch(tree / "dir" / "file.py")
-
-    assert tick_and_collect(reloader, edit, 1) == [tree / "dir" / "file.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_multiple_recursive_globs(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.txt")
-    reloader.watch_dir(tree, "**/*.py")
-
-    def edit() -> None:
-        touch(tree / "dir" / "test.txt")
-        touch(tree / "dir" / "file.py")
-
-    changed = tick_and_collect(reloader, edit, 2)
-    assert sorted(changed) == [tree / "dir" / "file.py", tree / "dir" / "test.txt"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_nested_glob_recursive(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.py")
-    reloader.watch_dir(tree / "dir", "**/*.py")
-    changed = tick_and_collect(reloader, lambda: touch(tree / "dir" / "file.py"), 1)
-    assert changed == [tree / "dir" / "file.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_overlapping_glob_recursive(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.p*")
-    reloader.watch_dir(tree, "**/*.py*")
-    changed = tick_and_collect(reloader, lambda: touch(tree / "dir" / "file.py"), 1)
-    assert changed == [tree / "dir" / "file.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_extra_file_and_a_glob_folder_made_later(
-    reloader: DaemonReloader, tree: Path
-) -> None:
-    reloader.extra_files.add(tree / "x.test")
-    reloader.watch_dir(tree / "locale", "**/*.mo")  # Django's translation reloader; no folder yet
-    mo = tree / "locale" / "fr" / "LC_MESSAGES" / "django.mo"
-
-    def edit() -> None:
-        touch(tree / "x.test")
-        mo.parent.mkdir(parents=True)
-        mo.write_bytes(b"\0")
-
-    changed = tick_and_collect(reloader, edit, 2)
-    assert sorted(changed) == [mo, tree / "x.test"]

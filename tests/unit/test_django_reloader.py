@@ -125,7 +125,7 @@ def test_watched_files_is_base_reloaders(reloader: DaemonReloader, tree: Path) -
 # -- registration ------------------------------------------------------------------------------
 
 
-def test_the_first_step_registers_modules_extra_files_and_globs_since_the_given_time(
+def test_the_first_step_registers_files_since_the_given_time_and_globs_from_then_on(
     reloader: DaemonReloader, client: FakeClient, tree: Path
 ) -> None:
     reloader.watch_dir(tree, "*.py")
@@ -133,14 +133,19 @@ def test_the_first_step_registers_modules_extra_files_and_globs_since_the_given_
     reloader.watch_dir(tree / "dir", "**/*.py")
     reloader.extra_files.add(tree / "x.test")
     ticker = reloader.tick()
+    before = time.time()
     next(ticker)
     assert client.waits == 0, "the first step only registers"
-    assert len(client.watches) == 1
-    files, globs, since = client.watches[0]
+    assert len(client.watches) == 2
+    (files, no_globs, since), (no_files, globs, globs_since) = client.watches
     assert since == 1000.0
     assert __file__ in files
     assert autoreload.__file__ in files
     assert str(tree / "x.test") in files
+    assert no_globs == []
+    assert no_files == []
+    # A file merely created under a glob before now is no change (Django's reloaders agree).
+    assert before <= globs_since <= time.time()
     assert sorted(globs) == [
         (str(tree), "*.p*"),
         (str(tree), "*.py"),
@@ -187,10 +192,10 @@ def test_later_imports_are_added_incrementally_since_the_previous_scan(
     __import__("late_module_for_reloadd")
     reloader.watch_dir(tree / "dir", "*.txt")
     next(ticker)
-    files, globs, since = client.watches[-1]
+    (files, _, since), (_, globs, globs_since) = client.watches[-2:]
     assert files == [str(module)]
     assert globs == [(str(tree / "dir"), "*.txt")]
-    assert before_first <= since <= time.time()
+    assert before_first <= since <= globs_since <= time.time()
     sys.modules.pop("late_module_for_reloadd", None)
 
 
@@ -238,11 +243,34 @@ def test_each_changed_file_is_notified_once_and_folders_never(
     ticker = reloader.tick()
     next(ticker)
     assert notified == []
+    for name in ("a.py", "dir/c.txt"):
+        (tree / name).write_text("edited\n")
     client.batches.append([tree / "a.py", tree / "dir", tree / "dir" / "c.txt"])
     next(ticker)
     assert notified == [tree / "a.py", tree / "dir" / "c.txt"]
     next(ticker)  # nothing changed: nothing notified
     assert len(notified) == 2
+
+
+def test_a_file_written_before_it_was_registered_is_not_notified(
+    reloader: DaemonReloader, client: FakeClient, notified: list[Path], tree: Path
+) -> None:
+    # The watcher's late report of a write made before the glob was registered (or,
+    # for a module, before the process started): the file is as Django found it.
+    reloader.since = time.time()  # the process started after the tree was written
+    reloader.watch_dir(tree, "*.txt")
+    reloader.extra_files.add(tree / "x.test")
+    ticker = reloader.tick()
+    next(ticker)
+    client.batches.append([tree / "b.txt", tree / "x.test"])
+    next(ticker)
+    assert notified == []
+    (tree / "dir" / "c.txt").unlink()  # a deletion is always news
+    reloader.watch_dir(tree / "dir", "*.txt")
+    next(ticker)
+    client.batches.append([tree / "dir" / "c.txt"])
+    next(ticker)
+    assert notified == [tree / "dir" / "c.txt"]
 
 
 def test_a_python_change_restarts_and_says_goodbye(
