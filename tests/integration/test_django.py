@@ -9,20 +9,74 @@ reloader tests, run against a real daemon) is in ``test_django_contract.py``.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 
 from reloadd.client import Client, Role
-from reloadd.protocol import ClientInfo
+from reloadd.protocol import ClientInfo, Error, ErrorCode, Hello, decode, encode
+from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
-from tests.django_project import DevServer, make_project, server_environment, view_source
+from tests.django_project import (
+    RELOAD_TIMEOUT,
+    DevServer,
+    make_project,
+    server_environment,
+    view_source,
+)
 from tests.integration.helpers import QUIET_PERIOD
 
 REGISTER_TIMEOUT = 30.0
 """Seconds a server may take to register its files (the first one makes the daemon crawl)."""
+
+RESAVE_INTERVAL = 1.5
+"""Seconds between two saves of a view while Django's StatReloader may not have started."""
+
+
+class VersionMismatchedDaemon:
+    """A socket on a project's endpoint that answers every ``hello`` with ``version_mismatch``.
+
+    What a client meets when a daemon of another reloadd version runs; real ZeroMQ, in a
+    thread of the test.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.endpoint = endpoint_for(root)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+
+    def __enter__(self) -> VersionMismatchedDaemon:
+        self.endpoint.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._socket.bind(self.endpoint.address)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._socket.close()
+        self._context.term()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self._socket.poll(50):
+                continue
+            identity, data = self._socket.recv_multipart()
+            hello = decode(data)
+            if isinstance(hello, Hello):
+                refusal = Error(
+                    re=hello.id,
+                    code=ErrorCode.VERSION_MISMATCH,
+                    message=f"the client speaks protocol {hello.protocol}, this daemon 999",
+                )
+                self._socket.send_multipart([identity, encode(refusal)])
 
 
 @pytest.fixture
@@ -220,6 +274,27 @@ def test_the_environment_variable_keeps_djangos_own_reloader(
     assert "reloadd:" not in server.log()
 
 
+def edit_until_served(server: DevServer, project: Path, message: str) -> str:
+    """Save the view until the server serves ``message``; return the page.
+
+    Django's StatReloader misses an edit made before its first snapshot, and says
+    nothing when it takes it: each save after that one is seen.
+    """
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while True:
+        edit_view(project, message)
+        try:
+            return server.wait_for_page("/", starts_with(message), timeout=RESAVE_INTERVAL)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def fallback_warnings(server: DevServer) -> list[str]:
+    """The ``reloadd:`` lines of a server's log."""
+    return [line for line in server.log().splitlines() if line.startswith("reloadd:")]
+
+
 def test_without_a_usable_daemon_djangos_reloader_runs_after_one_warning(
     django_project: Path, start_server: Callable[..., DevServer], tmp_path: Path
 ) -> None:
@@ -230,13 +305,27 @@ def test_without_a_usable_daemon_djangos_reloader_runs_after_one_warning(
     server = start_server(django_project, XDG_RUNTIME_DIR=str(runtime))
     pid = server.pid_of(server.wait_ready())
     server.wait_for_log("Watching for file changes with StatReloader")
-    warnings = [line for line in server.log().splitlines() if line.startswith("reloadd:")]
+    warnings = fallback_warnings(server)
     assert len(warnings) == 1, server.log()
     assert "cannot use the daemon" in warnings[0]
     assert "using Django's StatReloader instead" in warnings[0]
-    # The user's normal reloader does its job, once it took its first snapshot: StatReloader
-    # misses an edit made before that (reloadd does not: see the test below).
-    time.sleep(2 * QUIET_PERIOD)
-    edit_view(django_project, "hello v2")
-    body = server.wait_for_page("/", lambda body: body.startswith("hello v2"))
+    # The user's normal reloader does its job (reloadd also sees edits made before the first
+    # scan: see test_an_edit_made_while_the_server_starts_is_not_lost).
+    body = edit_until_served(server, django_project, "hello v2")
     assert server.pid_of(body) != pid
+
+
+def test_a_daemon_of_another_protocol_version_falls_back_to_djangos_reloader(
+    django_project: Path, start_server: Callable[..., DevServer]
+) -> None:
+    # What answers on the project's endpoint speaks another protocol version.
+    with VersionMismatchedDaemon(django_project):
+        server = start_server(django_project)
+        pid = server.pid_of(server.wait_ready())
+        server.wait_for_log("Watching for file changes with StatReloader")
+        warnings = fallback_warnings(server)
+        assert len(warnings) == 1, server.log()
+        assert "protocol" in warnings[0], warnings
+        assert "using Django's StatReloader instead" in warnings[0]
+        body = edit_until_served(server, django_project, "hello v2")
+        assert server.pid_of(body) != pid
