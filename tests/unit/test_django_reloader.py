@@ -32,7 +32,7 @@ from reloadd.client.django import (
     install,
     uninstall,
 )
-from reloadd.protocol import ErrorCode, RequestRejected
+from reloadd.protocol import ErrorCode, ReloaddError, RequestRejected
 from reloadd.protocol.globs import glob_matches
 
 
@@ -349,6 +349,32 @@ def test_a_refused_registration_falls_back_to_djangos_reloader(
     assert fallback.directory_globs is reloader.directory_globs
     reloader.stop()
     assert fallback.should_stop
+
+
+def test_a_reloader_that_cannot_connect_when_it_starts_falls_back_to_djangos(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Made directly (not by get_reloader, which connects first): tick() connects itself.
+    monkeypatch.setattr(autoreload, "get_reloader", autoreload.StatReloader)
+    monkeypatch.setattr(autoreload.StatReloader, "SLEEP_TIME", 0)
+
+    def unreachable(**kwargs: object) -> None:
+        raise DaemonUnavailable("no daemon answers")
+
+    monkeypatch.setattr("reloadd.client.django.reloader.connect_client", unreachable)
+    reloader = DaemonReloader()
+    ticker = reloader.tick()
+    next(ticker)
+    warning = capsys.readouterr().err
+    assert warning.count("\n") == 1
+    assert "cannot use the daemon (no daemon answers)" in warning
+    assert "using Django's StatReloader instead" in warning
+    reloader.stop()
+
+
+def test_the_daemons_unavailability_is_a_reloadd_error_and_djangos() -> None:
+    assert issubclass(DaemonUnavailable, ReloaddError)
+    assert issubclass(DaemonUnavailable, autoreload.WatchmanUnavailable)
 
 
 # -- the hook ------------------------------------------------------------------------------------
