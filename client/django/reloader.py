@@ -224,13 +224,19 @@ class DaemonReloader(autoreload.BaseReloader):  # type: ignore[misc]
         return {name for name in found if not os.path.basename(name).startswith("<")}
 
     def _written_since_registered(self, path: Path) -> bool:
-        """Whether ``path`` was written (or deleted) after its file or glob was registered from."""
+        """Whether ``path`` is this reloader's, written (or deleted) after it was registered from.
+
+        A path that none of its files and globs covers is not its own (a registration
+        taken back from a reloader before it, in an older daemon, may hold others).
+        """
         name = str(path)
         if name in self._files:
             since = self.since
         else:
             times = [at for (d, p), at in self._globs.items() if glob_matches(d, p, name)]
-            since = min(times, default=self.since)
+            if not times:
+                return False
+            since = min(times)
         return written_at(name) > since
 
     def _extra_files(self) -> list[str]:

@@ -244,11 +244,11 @@ class ReloaddTests:
         # A reloader before it in this process, with the same client name, left a registration
         # of another folder: the next one takes it back for the grace period.
         old_file = self.ensure_file(self.tempdir / "old" / "gone.py")
+        self.reloader.stop()  # it takes back the next registration left under its name
         first = self.RELOADER_CLS()
         first.watch_dir(old_file.parent, "*.py")
         next(first.tick())
         first.stop()
-        self.reloader.stop()
         self.reloader = self.RELOADER_CLS()
         self.reloader.watch_dir(self.tempdir, "*.py")
         with self.tick_twice():

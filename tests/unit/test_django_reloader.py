@@ -273,9 +273,24 @@ def test_a_file_written_before_it_was_registered_is_not_notified(
     assert notified == [tree / "dir" / "c.txt"]
 
 
+def test_a_path_none_of_its_files_and_globs_covers_is_not_notified(
+    reloader: DaemonReloader, client: FakeClient, notified: list[Path], tree: Path
+) -> None:
+    # What a registration taken back from an earlier reloader held (an older daemon keeps it).
+    reloader.watch_dir(tree, "*.txt")
+    ticker = reloader.tick()
+    next(ticker)
+    for name in ("a.py", "b.txt"):
+        (tree / name).write_text("edited\n")
+    client.batches.append([tree / "a.py", tree / "b.txt"])
+    next(ticker)
+    assert notified == [tree / "b.txt"]
+
+
 def test_a_python_change_restarts_and_says_goodbye(
     reloader: DaemonReloader, client: FakeClient, tree: Path
 ) -> None:
+    reloader.extra_files.add(tree / "a.py")
     ticker = reloader.tick()
     next(ticker)
     client.batches.append([tree / "a.py"])
@@ -294,10 +309,12 @@ def test_a_receiver_that_handles_the_change_prevents_the_restart(
         handled.append(file_path)
         return file_path.suffix == ".html"
 
+    reloader.watch_dir(tree, "*.html")
     autoreload.file_changed.connect(template_changed)
     try:
         ticker = reloader.tick()
         next(ticker)
+        (tree / "page.html").write_text("edited\n")
         client.batches.append([tree / "page.html"])
         next(ticker)
     finally:
