@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reloadd.protocol import ErrorCode, ProtocolError
 from reloadd.daemon.glob_scan import ScanBudget, glob_files
+from reloadd.protocol import ErrorCode, ProtocolError
 from reloadd.protocol.globs import GlobPattern, compile_glob, glob_matches
 
 TREE_FILES = [
