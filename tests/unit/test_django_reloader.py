@@ -508,3 +508,29 @@ def test_importing_the_client_does_not_import_django() -> None:
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert result.stdout.strip() == "False"
+
+
+def test_unpatched_the_files_are_djangos_found_faster(
+    reloader: DaemonReloader, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reloader.extra_files.add(tree / "x.test")
+    monkeypatch.setattr(autoreload, "_error_files", [str(tree / "a.py")])
+    fast = reloader._watched_files()
+
+    class Subclass(DaemonReloader):
+        def watched_files(self, include_globs: bool = True) -> Iterator[Path]:
+            yield from super().watched_files(include_globs)
+
+    slow_reloader = Subclass(FakeClient())
+    slow_reloader.extra_files = reloader.extra_files
+    slow = slow_reloader._watched_files()
+    assert {os.path.realpath(name) for name in fast} == {os.path.realpath(name) for name in slow}
+
+
+def test_a_patched_module_list_is_what_is_registered(
+    reloader: DaemonReloader, client: FakeClient, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(autoreload, "iter_all_python_module_files", lambda: [tree / "a.py"])
+    reloader.extra_files.add(tree / "x.test")
+    next(reloader.tick())
+    assert client.files == {str(tree / "a.py"), str(tree / "x.test")}
