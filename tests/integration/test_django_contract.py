@@ -9,7 +9,8 @@ patched to return nothing, ``notify_file_changed`` patched to count, and
 ``tick()`` stepped exactly twice around the edits. These tests do the same, with
 the same helpers, patches and assertions; only how the reloader is built differs:
 a ``DaemonReloader`` whose client talks to a daemon started for the test (on each
-backend), and temporary folders made inside that daemon's project.
+backend), and temporary folders made inside that daemon's project. (The helpers and
+test bodies follow Django's, BSD-3-Clause, Django Software Foundation.)
 
 As in Django's suite, the reloader is made after its files were created (after
 the process started): a file merely created under a glob is no change. Each test
