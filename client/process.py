@@ -8,12 +8,20 @@ from pathlib import Path
 
 
 def process_start_time(pid: int | None = None) -> float:
-    """Unix time the process started (to 10 ms on Linux); now, where that cannot be read."""
+    """The latest Unix time at which the process may have started; now, where that cannot be read.
+
+    Linux gives a process's start in clock ticks (10 ms), rounded down; this adds
+    one tick. A file written before the process started thus always looks older
+    than it, and is not reported as an edit the process missed. An edit made in
+    the first tick, before the interpreter read any of the program's files, is
+    not one either.
+    """
     try:
         stat = Path(f"/proc/{pid or 'self'}/stat").read_text()
         # Field 22 (starttime), in clock ticks since boot; fields counted after the "(comm)".
         ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        since_boot = ticks / os.sysconf("SC_CLK_TCK")
-        return time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - since_boot)
+        tick = os.sysconf("SC_CLK_TCK")
+        now = time.time()
+        return min(now, now - (time.clock_gettime(time.CLOCK_BOOTTIME) - (ticks + 1) / tick))
     except (OSError, ValueError, IndexError, AttributeError):
         return time.time()

@@ -8,21 +8,30 @@ Importing this module registers it with werkzeug::
     run_simple("127.0.0.1", 5000, app, use_reloader=True, reloader_type="reloadd")
 
 werkzeug runs the server in a child process and restarts it when the child
-exits with code 3. In that child this reloader registers the imported modules'
-files (and ``extra_files``; a folder there stands for every file below it)
-with the project's daemon, minus those matching ``exclude_patterns``
-(:mod:`fnmatch` patterns on absolute paths, as werkzeug has them), registers
-the modules imported later at each ``reloader_interval``, and exits with
-code 3 as soon as the daemon reports a change. ``flask run`` has no option to
-choose a reloader: run it as ``reloadd run -- flask run --no-reload`` instead.
+exits with code 3. In that child this reloader registers with the project's
+daemon the imported modules' files, the files of modules whose import failed
+(a ``SyntaxError`` in a module a request imports: the import system found the
+file before it failed), ``extra_files`` (a folder there stands for every file
+below it) and, like werkzeug's own stat reloader, the ``.py`` files of the
+``sys.path`` folders that lie inside the project (its virtualenv aside) — minus
+those matching ``exclude_patterns`` (:mod:`fnmatch` patterns on absolute paths,
+as werkzeug has them). It registers the modules imported later at each
+``reloader_interval``, and exits with code 3 as soon as the daemon reports a
+change. As with werkzeug's stat reloader, creating a project ``.py`` file that
+nothing imports restarts nothing; editing or deleting one does. ``flask run``
+has no option to choose a reloader: run it as ``reloadd run -- flask run
+--no-reload`` instead.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from types import TracebackType
 
 from werkzeug._reloader import ReloaderLoop, reloader_loops
@@ -31,6 +40,7 @@ from reloadd.client.connection import Client, default_name
 from reloadd.client.modules import module_files
 from reloadd.client.polling import written_at
 from reloadd.client.process import process_start_time
+from reloadd.client.run.child_hook import ImportReporter
 
 NAME = "reloadd"
 """The ``reloader_type`` this module registers."""
@@ -38,6 +48,52 @@ NAME = "reloadd"
 CLOCK_MARGIN = 0.01
 """Seconds of slack between ``time.time()`` and file timestamps: the kernel stamps files
 with a clock that lags by up to one tick (10 ms at 100 Hz)."""
+
+IGNORED_FOLDERS = frozenset({"__pycache__", ".git", ".hg", ".tox", ".nox", ".pytest_cache"})
+"""Folders whose files never restart the server (werkzeug's stat reloader skips them too)."""
+
+
+class FoundFiles:
+    """Every file the import system found, collected from any thread (a failed import's too).
+
+    The sink of ``reloadd run``'s import finder
+    (:class:`reloadd.client.run.child_hook.ImportReporter`), which asks the other
+    finders first and passes on the file each import is about to run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._new: list[str] = []
+
+    def imported(self, paths: list[str], *, wait: bool = False) -> None:
+        """Keep ``paths`` for the next :meth:`take`."""
+        with self._lock:
+            self._new.extend(paths)
+
+    def take(self) -> list[str]:
+        """The files found since the previous call."""
+        with self._lock:
+            found, self._new = self._new, []
+        return found
+
+
+def virtualenv_prefixes() -> tuple[str, ...]:
+    """The interpreter's prefixes, each ending in ``/``: files there are the environment's."""
+    prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    return tuple(sorted(os.path.join(os.path.realpath(p), "") for p in prefixes))
+
+
+def project_python_globs(root: Path) -> list[tuple[str, str]]:
+    """``(folder, "**/*.py")`` for each ``sys.path`` folder inside ``root``, but virtualenvs."""
+    ignored = virtualenv_prefixes()
+    inside = os.path.join(os.path.realpath(root), "")
+    globs: set[tuple[str, str]] = set()
+    for entry in sys.path:
+        folder = os.path.realpath(entry or os.curdir)
+        mark = os.path.join(folder, "")
+        if mark.startswith(inside) and not mark.startswith(ignored) and os.path.isdir(folder):
+            globs.add((folder, "**/*.py"))
+    return sorted(globs)
 
 
 class ReloaddReloaderLoop(ReloaderLoop):
@@ -56,9 +112,15 @@ class ReloaddReloaderLoop(ReloaderLoop):
         self.watched: set[str] = set()
         self.started_at = process_start_time()
         self._scanned_at = 0.0
+        self._found = FoundFiles()
+        self._finder = ImportReporter(self._found)  # type: ignore[arg-type]
+        self._ignored = virtualenv_prefixes()
+        self._known: set[str] = set()
+        """The project's ``.py`` files on ``sys.path`` when registered: a new one is no change."""
 
     def __enter__(self) -> ReloaddReloaderLoop:
         """Connect to (or start) the daemon and register this process's files."""
+        sys.meta_path.insert(0, self._finder)
         self.client = Client(name=default_name())
         files: list[str] = []
         globs: list[tuple[str, str]] = []
@@ -70,8 +132,26 @@ class ReloaddReloaderLoop(ReloaderLoop):
         self._scanned_at = time.time()
         files = self._keep([*module_files(), *files])
         self.watched.update(files)
-        self.client.watch(files=files, globs=globs, since=self.started_at - CLOCK_MARGIN)
+        self.client.watch(files=files, globs=globs, since=self.started_at)
+        # The project's Python files, from now on: one created before now is no change.
+        python_globs = project_python_globs(self.client.root)
+        self._known = self._python_files(folder for folder, _ in python_globs)
+        self.client.watch(globs=python_globs, since=self._scanned_at)
         return self
+
+    def _python_files(self, folders: Iterable[str]) -> set[str]:
+        """The ``.py`` files below ``folders``, but in virtualenvs and ignored folders."""
+        found: set[str] = set()
+        for folder in folders:
+            for parent, subfolders, names in os.walk(folder):
+                subfolders[:] = [
+                    name
+                    for name in subfolders
+                    if name not in IGNORED_FOLDERS
+                    and not os.path.join(parent, name, "").startswith(self._ignored)
+                ]
+                found.update(os.path.join(parent, name) for name in names if name.endswith(".py"))
+        return found
 
     def __exit__(
         self,
@@ -80,16 +160,19 @@ class ReloaddReloaderLoop(ReloaderLoop):
         tb: TracebackType | None,
     ) -> None:
         """Say goodbye to the daemon."""
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
         if self.client is not None:
             self.client.close()
             self.client = None
 
     def run_step(self) -> None:
-        """Register the files of modules imported since the previous step."""
+        """Register the files of modules imported (or that failed to import) since the previous step."""
         if self.client is None:
             return
         scanned_at = time.time()
-        new = [name for name in self._keep(module_files()) if name not in self.watched]
+        found = [os.path.abspath(name) for name in self._found.take()]
+        new = [name for name in self._keep(module_files(found)) if name not in self.watched]
         if new:
             self.watched.update(new)
             self.client.watch(files=new, since=self._scanned_at - CLOCK_MARGIN)
@@ -99,10 +182,11 @@ class ReloaddReloaderLoop(ReloaderLoop):
         """Wait for the daemon to report a change, then exit with code 3 (werkzeug restarts us)."""
         assert self.client is not None, "use the loop as a context manager"
         while True:
-            changed = self._keep(str(path) for path in self.client.wait(timeout=self.interval))
+            notified = self._keep(str(path) for path in self.client.wait(timeout=self.interval))
+            changed = [p for p in notified if p in self.watched or self._known_python_file(p)]
             # A file last written before this process started was read by it as it is now
             # (the change that made werkzeug start it, reported again).
-            changed = [p for p in changed if written_at(p) >= self.started_at - CLOCK_MARGIN]
+            changed = [p for p in changed if written_at(p) > self.started_at]
             if changed:
                 self.trigger_reload(changed[0])
             self.run_step()
@@ -111,6 +195,20 @@ class ReloaddReloaderLoop(ReloaderLoop):
         """The paths no exclude pattern matches."""
         patterns = self.exclude_patterns
         return [p for p in paths if not any(fnmatch.fnmatch(p, pat) for pat in patterns)]
+
+    def _known_python_file(self, path: str) -> bool:
+        """Whether a project ``.py`` file (not a module) existed before; a new one is remembered.
+
+        As with werkzeug's stat reloader: editing or deleting one restarts the server,
+        creating one does not (nothing imports it yet); virtualenvs and ignored
+        folders never count.
+        """
+        if path in self._known:
+            return True
+        outside = not path.startswith(self._ignored) and IGNORED_FOLDERS.isdisjoint(path.split("/"))
+        if outside and os.path.exists(path):
+            self._known.add(path)
+        return False
 
 
 reloader_loops[NAME] = ReloaddReloaderLoop

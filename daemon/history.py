@@ -12,6 +12,7 @@ state the first one saw, and is dropped.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,8 +20,12 @@ from pathlib import Path
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.change_log import ChangeLog
 from reloadd.daemon.file_states import FileState, FileStates, stat_state, touched_after
+from reloadd.daemon.glob_scan import ScanBudget, glob_files
 from reloadd.protocol import GlobSpec
 from reloadd.protocol.globs import compile_glob
+from reloadd.protocol.limits import MAX_SINCE_SCAN_ENTRIES
+
+log = logging.getLogger("reloadd.daemon")
 
 REPORT_SECONDS = 60.0
 """How long the state a save report saw is kept, to recognise the watcher's report of that
@@ -114,10 +119,13 @@ class ChangeHistory:
     def track(
         self, files: Mapping[str, str], globs: Mapping[GlobSpec, str], since: float
     ) -> set[str]:
-        """Start tracking newly registered files; return those (as given) changed after ``since``.
+        """Start tracking newly registered files; return those (as given) edited after ``since``.
 
-        Changes under roots watched since before ``since`` come from the log; for
-        files under roots watched only later, the file's own mtime and ctime tell.
+        A file counts when it was changed after ``since`` (the change log says so for
+        roots watched since before then; for roots watched only later, the file's own
+        mtime and ctime tell) and its mtime or ctime is after ``since`` now, or it is
+        gone: a file written before ``since`` is as the client read it, even when the
+        watcher reports that write late. Glob matches count the same way.
         """
         new_states = self.states.track(files.values())
         if since <= 0:
@@ -128,48 +136,61 @@ class ChangeHistory:
         )
         changed: set[str] = set()
         for given, real in files.items():
-            if real in recent:
+            in_log = real in recent
+            if not in_log and not (late_roots and real.startswith(late_roots)):
+                continue
+            state = new_states[real] if real in new_states else stat_state(real)
+            if touched_after(state, since) or (in_log and state is None):
                 changed.add(given)
-            elif late_roots and real.startswith(late_roots):
-                state = new_states[real] if real in new_states else stat_state(real)
-                if touched_after(state, since):
-                    changed.add(given)
         if recent and globs:
-            changed |= _glob_matches(globs, recent)
-        if late_roots:
-            changed |= _globbed_files_touched_after(globs, late_roots, since)
+            changed |= _glob_matches(globs, recent, since)
+        if late_roots and globs:
+            changed |= self._globbed_files_touched_after(globs, late_roots, since)
         return changed
 
     def forget_untracked(self, still_registered: set[str]) -> None:
         """Drop the states of files no client registers any more."""
         self.states.untrack(set(self.states.paths()) - still_registered)
 
+    def _globbed_files_touched_after(
+        self, globs: Mapping[GlobSpec, str], late_roots: tuple[str, ...], since: float
+    ) -> set[str]:
+        """Files matching globs under roots watched only recently, written after ``since``.
 
-def _globbed_files_touched_after(
-    globs: Mapping[GlobSpec, str], late_roots: tuple[str, ...], since: float
-) -> set[str]:
-    """Files matching globs under roots watched only recently, written after ``since``."""
-    found: set[str] = set()
-    for glob, real_dir in globs.items():
-        if not (real_dir + "/").startswith(late_roots):
-            continue
-        try:
-            matches = list(Path(real_dir).glob(glob.pattern))
-        except (OSError, ValueError):
-            continue
-        for match in matches:
-            if touched_after(stat_state(str(match)), since):
-                relative = str(match)[len(real_dir.rstrip("/")) + 1 :]
-                found.add(glob.directory.rstrip("/") + "/" + relative)
-    return found
+        One walk per glob folder, within :data:`MAX_SINCE_SCAN_ENTRIES` entries in all.
+        """
+        budget = ScanBudget(MAX_SINCE_SCAN_ENTRIES)
+        found: set[str] = set()
+        for glob, real_dir in globs.items():
+            base = real_dir.rstrip("/") + "/"
+            if not base.startswith(late_roots):
+                continue
+            for relative in glob_files(real_dir, glob.pattern, budget):
+                if touched_after(stat_state(base + relative), since):
+                    found.add(glob.directory.rstrip("/") + "/" + relative)
+            if budget.exhausted:
+                log.warning(
+                    "stopped looking for files changed since %.3f after %d folder entries "
+                    "(MAX_SINCE_SCAN_ENTRIES): matches of glob %r in %s and of later globs "
+                    "that changed while the client started are not reported",
+                    since,
+                    MAX_SINCE_SCAN_ENTRIES,
+                    glob.pattern,
+                    glob.directory,
+                )
+                break
+        return found
 
 
-def _glob_matches(globs: Mapping[GlobSpec, str], paths: Iterable[str]) -> set[str]:
+def _glob_matches(globs: Mapping[GlobSpec, str], paths: Iterable[str], since: float) -> set[str]:
+    """The paths matching a glob that were written after ``since`` (or are gone), as given."""
     found: set[str] = set()
     for glob, real_dir in globs.items():
         prefix = real_dir.rstrip("/") + "/"
         pattern = compile_glob(glob.pattern)
         for path in paths:
             if path.startswith(prefix) and pattern.matches(tuple(path[len(prefix) :].split("/"))):
-                found.add(glob.directory.rstrip("/") + "/" + path[len(prefix) :])
+                state = stat_state(path)
+                if state is None or touched_after(state, since):
+                    found.add(glob.directory.rstrip("/") + "/" + path[len(prefix) :])
     return found

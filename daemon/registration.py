@@ -27,6 +27,7 @@ log = logging.getLogger("reloadd.daemon")
 def handle_watch(ctx: DaemonContext, identity: ClientId, watch: Watch) -> list[Message]:
     """Register files and globs; when they need a new root, watch it first (no reply yet)."""
     record = ctx.registered(identity, watch)
+    ctx.registry.settle_taken_back(record, unchanged=watch.unchanged)
     ctx.registry.check_limits(record, watch.files, watch.globs)
     # Interned: eight dev servers registering the same 20,000 paths share one copy.
     files = {sys.intern(given): ctx.realpath(given) for given in watch.files}

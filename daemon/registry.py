@@ -49,6 +49,8 @@ class ClientRecord:
     """Each glob → the real path of its folder."""
     told: dict[str, FileState] = field(default_factory=dict)
     """Real path → the file's state when the client was last told it changed (no repeats)."""
+    taken_back: bool = False
+    """Set when a ``hello`` took this registration back, until the client's next ``watch``."""
 
 
 class Registry:
@@ -116,8 +118,20 @@ class Registry:
         record.pid = hello.pid
         record.connected = True
         record.connected_at = record.last_seen = now
+        record.taken_back = True
         self._clients[identity] = record
         return record
+
+    def settle_taken_back(self, record: ClientRecord, *, unchanged: bool) -> None:
+        """At the first ``watch`` after a take-back: keep the registration if ``unchanged``, else drop it.
+
+        A client whose files differ from what it took back sends them all again: what
+        it no longer registers (a folder deleted since, say) must not be reported to it.
+        """
+        if record.taken_back:
+            record.taken_back = False
+            if not unchanged:
+                self.unwatch(record, list(record.files), list(record.globs))
 
     def depart(self, identity: ClientId, *, until: float) -> ClientRecord | None:
         """Mark a client as gone but keep its registration until ``until`` (its grace period).

@@ -30,31 +30,51 @@ class GlobPattern:
                 code=ErrorCode.BAD_FIELD,
             )
         self.pattern = pattern
+        # "**/**" is "**": collapsing them keeps a hostile "**/**/…" pattern short.
+        parts = [p for i, p in enumerate(parts) if not (p == "**" and i and parts[i - 1] == "**")]
         self._parts: tuple[re.Pattern[str] | None, ...] = tuple(
             None if part == "**" else re.compile(translate(part)) for part in parts
         )
 
     def matches(self, relative_parts: tuple[str, ...]) -> bool:
         """Whether a path, given as its components relative to the glob's directory, matches."""
-        # A set of pattern positions stepped over the path, one component at a time:
-        # O(pattern * path) whatever the pattern, where backtracking over several "**"
-        # is exponential (a hostile glob would freeze the daemon) and recurses.
-        parts = self._parts
-        states = self._skip_stars({0})
+        states = self.start()
         for name in relative_parts:
-            following: set[int] = set()
-            for i in states:
-                if i == len(parts):
-                    continue
-                part = parts[i]
-                if part is None:  # "**" takes this component and may take more
-                    following.add(i)
-                elif part.match(name):
-                    following.add(i + 1)
-            states = self._skip_stars(following)
+            states = self.step(states, name)
             if not states:
                 return False
-        return len(parts) in states
+        return self.accepts(states)
+
+    # A set of pattern positions stepped over the path, one component at a time:
+    # O(pattern * path) whatever the pattern, where backtracking over several "**"
+    # is exponential (a hostile glob would freeze the daemon) and recurses. A walk
+    # of the glob's folder keeps each folder's set and steps it once per entry.
+
+    def start(self) -> frozenset[int]:
+        """The matcher's state before any path component."""
+        return frozenset(self._skip_stars({0}))
+
+    def step(self, states: frozenset[int], name: str) -> frozenset[int]:
+        """The state after one more path component (empty: nothing below can match)."""
+        parts = self._parts
+        following: set[int] = set()
+        for i in states:
+            if i == len(parts):
+                continue
+            part = parts[i]
+            if part is None:  # "**" takes this component and may take more
+                following.add(i)
+            elif part.match(name):
+                following.add(i + 1)
+        return frozenset(self._skip_stars(following))
+
+    def accepts(self, states: frozenset[int]) -> bool:
+        """Whether the path stepped so far matches."""
+        return len(self._parts) in states
+
+    def may_go_deeper(self, states: frozenset[int]) -> bool:
+        """Whether a path below the one stepped so far could match (a walk descends only then)."""
+        return any(i < len(self._parts) for i in states)
 
     def _skip_stars(self, states: set[int]) -> set[int]:
         """Add the positions reached by letting each "**" match zero components."""

@@ -95,3 +95,8 @@ counted, departed clients kept for their grace period included)."""
 MAX_QUEUED_BYTES_PER_CLIENT: Final = 16 * 1024 * 1024
 """Most bytes the daemon sends a client between two messages from it (16 MiB); past it,
 further changes are held back (coalesced into one set) until the client is heard from."""
+
+MAX_SINCE_SCAN_ENTRIES: Final = 50_000
+"""Most folder entries the daemon walks to answer one ``watch``'s ``since`` for its globs
+(globs under folders it began watching only after ``since``); matches beyond are not
+reported, and the daemon logs that it stopped."""

@@ -15,7 +15,8 @@ from typing import Any
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
-from reloadd.client.django.reloader import DaemonReloader, DaemonUnavailable, warn
+from reloadd.client.django.reloader import DaemonReloader, warn
+from reloadd.protocol import ReloaddError
 
 ENV_VAR = "RELOADD_DJANGO"
 """Set to ``0`` (or ``false``, ``no``, ``off``) to keep Django's own reloader."""
@@ -76,7 +77,7 @@ def get_reloader() -> Any:
     reloader = DaemonReloader()
     try:
         reloader.connect()
-    except DaemonUnavailable as exc:
+    except ReloaddError as exc:  # DaemonUnavailable, or whatever the client met
         fallback = django_reloader()
         warn(f"cannot use the daemon ({exc}); using Django's {type(fallback).__name__} instead")
         return fallback

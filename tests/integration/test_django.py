@@ -2,31 +2,81 @@
 
 Each test generates a project with ``django-admin startproject`` (plus an app
 ``pages``) in the daemon's project folder, starts ``manage.py runserver`` on a
-free loopback port and requests pages. The reloader's contract (Django's
-``BaseReloader`` tests, run against a real daemon) is checked in-process at the
-end.
+free loopback port and requests pages. The reloader's contract (Django's own
+reloader tests, run against a real daemon) is in ``test_django_contract.py``.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from unittest import mock
 
 import pytest
+import zmq
 
 from reloadd.client import Client, Role
-from reloadd.client.django import DaemonReloader
-from reloadd.protocol import ClientInfo
+from reloadd.protocol import ClientInfo, Error, ErrorCode, Hello, decode, encode
+from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
-from tests.django_project import DevServer, make_project, server_environment, view_source
+from tests.django_project import (
+    RELOAD_TIMEOUT,
+    DevServer,
+    make_project,
+    server_environment,
+    view_source,
+)
 from tests.integration.helpers import QUIET_PERIOD
 
 REGISTER_TIMEOUT = 30.0
 """Seconds a server may take to register its files (the first one makes the daemon crawl)."""
+
+RESAVE_INTERVAL = 1.5
+"""Seconds between two saves of a view while Django's StatReloader may not have started."""
+
+
+class VersionMismatchedDaemon:
+    """A socket on a project's endpoint that answers every ``hello`` with ``version_mismatch``.
+
+    What a client meets when a daemon of another reloadd version runs; real ZeroMQ, in a
+    thread of the test.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.endpoint = endpoint_for(root)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+
+    def __enter__(self) -> VersionMismatchedDaemon:
+        self.endpoint.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._socket.bind(self.endpoint.address)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._socket.close()
+        self._context.term()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self._socket.poll(50):
+                continue
+            identity, data = self._socket.recv_multipart()
+            hello = decode(data)
+            if isinstance(hello, Hello):
+                refusal = Error(
+                    re=hello.id,
+                    code=ErrorCode.VERSION_MISMATCH,
+                    message=f"the client speaks protocol {hello.protocol}, this daemon 999",
+                )
+                self._socket.send_multipart([identity, encode(refusal)])
 
 
 @pytest.fixture
@@ -224,6 +274,27 @@ def test_the_environment_variable_keeps_djangos_own_reloader(
     assert "reloadd:" not in server.log()
 
 
+def edit_until_served(server: DevServer, project: Path, message: str) -> str:
+    """Save the view until the server serves ``message``; return the page.
+
+    Django's StatReloader misses an edit made before its first snapshot, and says
+    nothing when it takes it: each save after that one is seen.
+    """
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while True:
+        edit_view(project, message)
+        try:
+            return server.wait_for_page("/", starts_with(message), timeout=RESAVE_INTERVAL)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def fallback_warnings(server: DevServer) -> list[str]:
+    """The ``reloadd:`` lines of a server's log."""
+    return [line for line in server.log().splitlines() if line.startswith("reloadd:")]
+
+
 def test_without_a_usable_daemon_djangos_reloader_runs_after_one_warning(
     django_project: Path, start_server: Callable[..., DevServer], tmp_path: Path
 ) -> None:
@@ -234,147 +305,27 @@ def test_without_a_usable_daemon_djangos_reloader_runs_after_one_warning(
     server = start_server(django_project, XDG_RUNTIME_DIR=str(runtime))
     pid = server.pid_of(server.wait_ready())
     server.wait_for_log("Watching for file changes with StatReloader")
-    warnings = [line for line in server.log().splitlines() if line.startswith("reloadd:")]
+    warnings = fallback_warnings(server)
     assert len(warnings) == 1, server.log()
     assert "cannot use the daemon" in warnings[0]
     assert "using Django's StatReloader instead" in warnings[0]
-    # The user's normal reloader does its job, once it took its first snapshot: StatReloader
-    # misses an edit made before that (reloadd does not: see the test below).
-    time.sleep(2 * QUIET_PERIOD)
-    edit_view(django_project, "hello v2")
-    body = server.wait_for_page("/", lambda body: body.startswith("hello v2"))
+    # The user's normal reloader does its job (reloadd also sees edits made before the first
+    # scan: see test_an_edit_made_while_the_server_starts_is_not_lost).
+    body = edit_until_served(server, django_project, "hello v2")
     assert server.pid_of(body) != pid
 
 
-# -- the reloader contract, against a real daemon -----------------------------------------------
-# Django's own reloader tests (tests/utils_tests/test_autoreload.py, IntegrationTests) drive a
-# reloader with tick() and a mocked notify_file_changed(); these do the same.
-
-
-@pytest.fixture
-def tree(project: Path) -> Path:
-    """``project/tree`` with ``a.py``, ``non_py_file``, ``x.test``, ``dir/file.py`` and ``dir/test.txt``."""
-    root = project / "tree"
-    for name in ("a.py", "non_py_file", "x.test", "dir/file.py", "dir/test.txt"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text("# original\n")
-    return root
-
-
-@pytest.fixture
-def reloader(daemon: DaemonProcess, tree: Path) -> Iterator[DaemonReloader]:
-    """A DaemonReloader on its own client of the test daemon, made after ``tree``.
-
-    As in Django's tests, no module files are watched: only what a test adds.
-    """
-    client = Client(daemon.root, name="contract test", fallback=False)
-    reloader = DaemonReloader(client, since=time.time())
-    with mock.patch(
-        "reloadd.client.django.reloader.module_files",
-        lambda extra_files=(): sorted(os.path.abspath(name) for name in extra_files),
-    ):
-        yield reloader
-    reloader.stop()
-
-
-def touch(path: Path) -> None:
-    """Push a file's mtime forward, as Django's ``increment_mtime`` does."""
-    later = time.time() + 1
-    os.utime(path, (later, later))
-
-
-def tick_and_collect(
-    reloader: DaemonReloader, edit: Callable[[], None], expected: int
-) -> list[Path]:
-    """Register, ``edit()``, then tick until ``expected`` notifications came and one quiet tick."""
-    with mock.patch.object(reloader, "notify_file_changed") as notify:
-        ticker = reloader.tick()
-        next(ticker)
-        edit()
-        deadline = time.monotonic() + 10
-        while notify.call_count < expected and time.monotonic() < deadline:
-            next(ticker)
-        next(ticker)
-        return [call.args[0] for call in notify.call_args_list]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_glob(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "*.py")
-
-    def edit() -> None:
-        touch(tree / "non_py_file")
-        touch(tree / "a.py")
-
-    assert tick_and_collect(reloader, edit, 1) == [tree / "a.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_multiple_globs(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "*.py")
-    reloader.watch_dir(tree, "*.test")
-    assert tick_and_collect(reloader, lambda: touch(tree / "a.py"), 1) == [tree / "a.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_overlapping_globs(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "*.py")
-    reloader.watch_dir(tree, "*.p*")
-    assert tick_and_collect(reloader, lambda: touch(tree / "a.py"), 1) == [tree / "a.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_glob_recursive(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.py")
-
-    def edit() -> None:
-        touch(tree / "dir" / "test.txt")
-        touch(tree / "dir" / "file.py")
-
-    assert tick_and_collect(reloader, edit, 1) == [tree / "dir" / "file.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_multiple_recursive_globs(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.txt")
-    reloader.watch_dir(tree, "**/*.py")
-
-    def edit() -> None:
-        touch(tree / "dir" / "test.txt")
-        touch(tree / "dir" / "file.py")
-
-    changed = tick_and_collect(reloader, edit, 2)
-    assert sorted(changed) == [tree / "dir" / "file.py", tree / "dir" / "test.txt"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_nested_glob_recursive(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.py")
-    reloader.watch_dir(tree / "dir", "**/*.py")
-    changed = tick_and_collect(reloader, lambda: touch(tree / "dir" / "file.py"), 1)
-    assert changed == [tree / "dir" / "file.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_overlapping_glob_recursive(reloader: DaemonReloader, tree: Path) -> None:
-    reloader.watch_dir(tree, "**/*.p*")
-    reloader.watch_dir(tree, "**/*.py*")
-    changed = tick_and_collect(reloader, lambda: touch(tree / "dir" / "file.py"), 1)
-    assert changed == [tree / "dir" / "file.py"]
-
-
-@pytest.mark.parametrize("backend_name", ["builtin"])
-def test_contract_extra_file_and_a_glob_folder_made_later(
-    reloader: DaemonReloader, tree: Path
+def test_a_daemon_of_another_protocol_version_falls_back_to_djangos_reloader(
+    django_project: Path, start_server: Callable[..., DevServer]
 ) -> None:
-    reloader.extra_files.add(tree / "x.test")
-    reloader.watch_dir(tree / "locale", "**/*.mo")  # Django's translation reloader; no folder yet
-    mo = tree / "locale" / "fr" / "LC_MESSAGES" / "django.mo"
-
-    def edit() -> None:
-        touch(tree / "x.test")
-        mo.parent.mkdir(parents=True)
-        mo.write_bytes(b"\0")
-
-    changed = tick_and_collect(reloader, edit, 2)
-    assert sorted(changed) == [mo, tree / "x.test"]
+    # What answers on the project's endpoint speaks another protocol version.
+    with VersionMismatchedDaemon(django_project):
+        server = start_server(django_project)
+        pid = server.pid_of(server.wait_ready())
+        server.wait_for_log("Watching for file changes with StatReloader")
+        warnings = fallback_warnings(server)
+        assert len(warnings) == 1, server.log()
+        assert "protocol" in warnings[0], warnings
+        assert "using Django's StatReloader instead" in warnings[0]
+        body = edit_until_served(server, django_project, "hello v2")
+        assert server.pid_of(body) != pid

@@ -16,9 +16,11 @@ import pytest
 
 from tests.daemon_process import DaemonProcess
 from tests.integration.dev_server import (
+    RESPONSE_TIMEOUT,
     VENV_BIN,
     Run,
     StartRun,
+    get,
     request,
     set_greeting,
 )
@@ -89,11 +91,48 @@ if __name__ == "__main__":
 """
 
 
-def start_app(project: Path, tmp_path: Path, runs: list[Run], script: str) -> Run:
+LAZY_FLASK_APP = """\
+import os
+
+from flask import Flask
+
+with open("starts.log", "a") as log:
+    log.write(f"{os.getpid()}\\n")
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    import outside_lib  # imported by the first request only; it may fail to import
+
+    return f"{outside_lib.TEXT} from {os.getpid()}"
+
+
+if __name__ == "__main__":
+    import reloadd.client.werkzeug  # noqa: F401
+
+    app.run(port=int(os.environ["PORT"]), debug=True, reloader_type="reloadd")
+"""
+
+
+def start_app(project: Path, tmp_path: Path, runs: list[Run], script: str, **env: str) -> Run:
     """``python SCRIPT`` in the project, in its own session (werkzeug's two processes share it)."""
     run = Run(project, tmp_path / "app.log", [sys.executable, script], free_port())
     runs.append(run)
-    return run.start()
+    return run.start(**env)
+
+
+def wait_for_failure(run: Run, timeout: float = RESPONSE_TIMEOUT) -> None:
+    """Wait until the server answers, with an error (``get`` gives None for a 500)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.wait_for_starts(2)  # the outer process, then the server
+        if "SyntaxError" in run.log():
+            return
+        get(run.url)
+        time.sleep(0.05)
+    pytest.fail(f"no failed import in the log:\n{run.log()}")
 
 
 def test_importing_the_module_registers_the_reloader() -> None:
@@ -177,3 +216,39 @@ def test_flask_run_binding_the_held_port_is_told_to_take_the_socket(
     assert "flask --app app run --no-reload" in page
     assert "exited with code 1" in page
     assert "docs/run.md" in page
+
+
+def test_a_module_whose_import_failed_in_a_request_is_watched_until_fixed(
+    daemon: DaemonProcess, project: Path, tmp_path: Path, runs: list[Run]
+) -> None:
+    # Outside the project, on PYTHONPATH: only the failed import itself can name this file.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    broken = lib / "outside_lib.py"
+    broken.write_text("TEXT = (\n")
+    (project / "app.py").write_text(LAZY_FLASK_APP)
+    run = start_app(project, tmp_path, runs, "app.py", PYTHONPATH=str(lib))
+    wait_for_failure(run)
+    starts = len(run.starts())
+    broken.write_text("TEXT = 'fixed'\n")
+    run.wait_for_starts(starts + 1)
+    assert run.wait_for_response("fixed").startswith("fixed from ")
+
+
+def test_python_files_of_the_project_on_sys_path_are_watched_as_werkzeug_does(
+    daemon: DaemonProcess, project: Path, tmp_path: Path, runs: list[Run]
+) -> None:
+    (project / "app.py").write_text(FLASK_APP)
+    set_greeting(project, "v1")
+    (project / "tools").mkdir()
+    helper = project / "tools" / "helper.py"  # imported by nobody, in a sys.path folder's tree
+    helper.write_text("X = 1\n")
+    run = start_app(project, tmp_path, runs, "app.py")
+    run.wait_for_response("v1")
+    starts = len(run.starts())
+    (project / "notes.txt").write_text("not Python\n")
+    time.sleep(QUIET_PERIOD)
+    assert len(run.starts()) == starts, "only .py files count"
+    helper.write_text("X = 2\n")
+    run.wait_for_starts(starts + 1)
+    run.wait_for_log(r"Detected change in '.*helper\.py', reloading")

@@ -32,7 +32,7 @@ from reloadd.client.django import (
     install,
     uninstall,
 )
-from reloadd.protocol import ErrorCode, RequestRejected
+from reloadd.protocol import ErrorCode, ReloaddError, RequestRejected
 from reloadd.protocol.globs import glob_matches
 
 
@@ -125,7 +125,7 @@ def test_watched_files_is_base_reloaders(reloader: DaemonReloader, tree: Path) -
 # -- registration ------------------------------------------------------------------------------
 
 
-def test_the_first_step_registers_modules_extra_files_and_globs_since_the_given_time(
+def test_the_first_step_registers_files_since_the_given_time_and_globs_from_then_on(
     reloader: DaemonReloader, client: FakeClient, tree: Path
 ) -> None:
     reloader.watch_dir(tree, "*.py")
@@ -133,14 +133,19 @@ def test_the_first_step_registers_modules_extra_files_and_globs_since_the_given_
     reloader.watch_dir(tree / "dir", "**/*.py")
     reloader.extra_files.add(tree / "x.test")
     ticker = reloader.tick()
+    before = time.time()
     next(ticker)
     assert client.waits == 0, "the first step only registers"
-    assert len(client.watches) == 1
-    files, globs, since = client.watches[0]
+    assert len(client.watches) == 2
+    (files, no_globs, since), (no_files, globs, globs_since) = client.watches
     assert since == 1000.0
     assert __file__ in files
     assert autoreload.__file__ in files
     assert str(tree / "x.test") in files
+    assert no_globs == []
+    assert no_files == []
+    # A file merely created under a glob before now is no change (Django's reloaders agree).
+    assert before <= globs_since <= time.time()
     assert sorted(globs) == [
         (str(tree), "*.p*"),
         (str(tree), "*.py"),
@@ -187,10 +192,10 @@ def test_later_imports_are_added_incrementally_since_the_previous_scan(
     __import__("late_module_for_reloadd")
     reloader.watch_dir(tree / "dir", "*.txt")
     next(ticker)
-    files, globs, since = client.watches[-1]
+    (files, _, since), (_, globs, globs_since) = client.watches[-2:]
     assert files == [str(module)]
     assert globs == [(str(tree / "dir"), "*.txt")]
-    assert before_first <= since <= time.time()
+    assert before_first <= since <= globs_since <= time.time()
     sys.modules.pop("late_module_for_reloadd", None)
 
 
@@ -238,6 +243,8 @@ def test_each_changed_file_is_notified_once_and_folders_never(
     ticker = reloader.tick()
     next(ticker)
     assert notified == []
+    for name in ("a.py", "dir/c.txt"):
+        (tree / name).write_text("edited\n")
     client.batches.append([tree / "a.py", tree / "dir", tree / "dir" / "c.txt"])
     next(ticker)
     assert notified == [tree / "a.py", tree / "dir" / "c.txt"]
@@ -245,9 +252,45 @@ def test_each_changed_file_is_notified_once_and_folders_never(
     assert len(notified) == 2
 
 
+def test_a_file_written_before_it_was_registered_is_not_notified(
+    reloader: DaemonReloader, client: FakeClient, notified: list[Path], tree: Path
+) -> None:
+    # The watcher's late report of a write made before the glob was registered (or,
+    # for a module, before the process started): the file is as Django found it.
+    reloader.since = time.time()  # the process started after the tree was written
+    reloader.watch_dir(tree, "*.txt")
+    reloader.extra_files.add(tree / "x.test")
+    ticker = reloader.tick()
+    next(ticker)
+    client.batches.append([tree / "b.txt", tree / "x.test"])
+    next(ticker)
+    assert notified == []
+    (tree / "dir" / "c.txt").unlink()  # a deletion is always news
+    reloader.watch_dir(tree / "dir", "*.txt")
+    next(ticker)
+    client.batches.append([tree / "dir" / "c.txt"])
+    next(ticker)
+    assert notified == [tree / "dir" / "c.txt"]
+
+
+def test_a_path_none_of_its_files_and_globs_covers_is_not_notified(
+    reloader: DaemonReloader, client: FakeClient, notified: list[Path], tree: Path
+) -> None:
+    # What a registration taken back from an earlier reloader held (an older daemon keeps it).
+    reloader.watch_dir(tree, "*.txt")
+    ticker = reloader.tick()
+    next(ticker)
+    for name in ("a.py", "b.txt"):
+        (tree / name).write_text("edited\n")
+    client.batches.append([tree / "a.py", tree / "b.txt"])
+    next(ticker)
+    assert notified == [tree / "b.txt"]
+
+
 def test_a_python_change_restarts_and_says_goodbye(
     reloader: DaemonReloader, client: FakeClient, tree: Path
 ) -> None:
+    reloader.extra_files.add(tree / "a.py")
     ticker = reloader.tick()
     next(ticker)
     client.batches.append([tree / "a.py"])
@@ -266,10 +309,12 @@ def test_a_receiver_that_handles_the_change_prevents_the_restart(
         handled.append(file_path)
         return file_path.suffix == ".html"
 
+    reloader.watch_dir(tree, "*.html")
     autoreload.file_changed.connect(template_changed)
     try:
         ticker = reloader.tick()
         next(ticker)
+        (tree / "page.html").write_text("edited\n")
         client.batches.append([tree / "page.html"])
         next(ticker)
     finally:
@@ -321,6 +366,32 @@ def test_a_refused_registration_falls_back_to_djangos_reloader(
     assert fallback.directory_globs is reloader.directory_globs
     reloader.stop()
     assert fallback.should_stop
+
+
+def test_a_reloader_that_cannot_connect_when_it_starts_falls_back_to_djangos(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Made directly (not by get_reloader, which connects first): tick() connects itself.
+    monkeypatch.setattr(autoreload, "get_reloader", autoreload.StatReloader)
+    monkeypatch.setattr(autoreload.StatReloader, "SLEEP_TIME", 0)
+
+    def unreachable(**kwargs: object) -> None:
+        raise DaemonUnavailable("no daemon answers")
+
+    monkeypatch.setattr("reloadd.client.django.reloader.connect_client", unreachable)
+    reloader = DaemonReloader()
+    ticker = reloader.tick()
+    next(ticker)
+    warning = capsys.readouterr().err
+    assert warning.count("\n") == 1
+    assert "cannot use the daemon (no daemon answers)" in warning
+    assert "using Django's StatReloader instead" in warning
+    reloader.stop()
+
+
+def test_the_daemons_unavailability_is_a_reloadd_error_and_djangos() -> None:
+    assert issubclass(DaemonUnavailable, ReloaddError)
+    assert issubclass(DaemonUnavailable, autoreload.WatchmanUnavailable)
 
 
 # -- the hook ------------------------------------------------------------------------------------
@@ -437,3 +508,29 @@ def test_importing_the_client_does_not_import_django() -> None:
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert result.stdout.strip() == "False"
+
+
+def test_unpatched_the_files_are_djangos_found_faster(
+    reloader: DaemonReloader, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reloader.extra_files.add(tree / "x.test")
+    monkeypatch.setattr(autoreload, "_error_files", [str(tree / "a.py")])
+    fast = reloader._watched_files()
+
+    class Subclass(DaemonReloader):
+        def watched_files(self, include_globs: bool = True) -> Iterator[Path]:
+            yield from super().watched_files(include_globs)
+
+    slow_reloader = Subclass(FakeClient())
+    slow_reloader.extra_files = reloader.extra_files
+    slow = slow_reloader._watched_files()
+    assert {os.path.realpath(name) for name in fast} == {os.path.realpath(name) for name in slow}
+
+
+def test_a_patched_module_list_is_what_is_registered(
+    reloader: DaemonReloader, client: FakeClient, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(autoreload, "iter_all_python_module_files", lambda: [tree / "a.py"])
+    reloader.extra_files.add(tree / "x.test")
+    next(reloader.tick())
+    assert client.files == {str(tree / "a.py"), str(tree / "x.test")}

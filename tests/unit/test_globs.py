@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reloadd.daemon.glob_scan import ScanBudget, glob_files
 from reloadd.protocol import ErrorCode, ProtocolError
 from reloadd.protocol.globs import GlobPattern, compile_glob, glob_matches
 
@@ -122,6 +123,29 @@ def test_same_matches_as_path_glob(tree: Path, folder: str, pattern: str) -> Non
     expected = {str(path) for path in directory.glob(pattern)}
     assert expected, "a glob that matches nothing tests nothing"
     assert matched(directory, pattern, every_path(tree)) == expected
+
+
+@pytest.mark.parametrize(("folder", "pattern"), GLOBS, ids=[f"{d}:{p}" for d, p in GLOBS])
+def test_the_daemons_walk_of_a_glob_folder_finds_what_path_glob_finds(
+    tree: Path, folder: str, pattern: str
+) -> None:
+    directory = tree / folder
+    expected = {str(path) for path in directory.glob(pattern)}
+    walked = glob_files(str(directory), pattern, ScanBudget(10_000))
+    assert {str(directory / relative) for relative in walked} == expected
+
+
+def test_the_walk_stops_when_its_budget_is_spent(tree: Path) -> None:
+    budget = ScanBudget(5)
+    assert len(list(glob_files(str(tree), "**", budget))) <= 5
+    assert budget.exhausted
+
+
+def test_the_walk_skips_folders_no_match_can_lie_in(tree: Path) -> None:
+    budget = ScanBudget(10_000)
+    assert list(glob_files(str(tree), "pkg/sub/*.html", budget)) == ["pkg/sub/page.html"]
+    # The top folder, pkg and pkg/sub only: a few dozen entries, not the whole tree.
+    assert 10_000 - budget.left < len(every_path(tree)) / 2
 
 
 @pytest.mark.parametrize(
