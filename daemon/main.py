@@ -24,8 +24,13 @@ def serve(
     watchman_sock: str | None = None,
     log_level: str = "INFO",
     grace: float = DEFAULT_GRACE,
+    idle_exit: float = 0.0,
 ) -> int:
-    """Run the daemon until it is stopped; return the process exit status."""
+    """Run the daemon until it is stopped; return the process exit status.
+
+    With ``idle_exit`` > 0 it stops by itself once it has had no client but tools
+    for that many seconds; 0 means never.
+    """
     logging.basicConfig(
         level=log_level.upper(),
         format="%(asctime)s reloadd[%(process)d] %(levelname)s %(message)s",
@@ -54,7 +59,7 @@ def serve(
             )
             endpoint.socket_path.unlink()
         state_path = state_dir() / f"{endpoint.socket_path.stem}.json"
-        daemon = Daemon(endpoint, grace=grace, state_path=state_path)
+        daemon = Daemon(endpoint, grace=grace, state_path=state_path, idle_exit=idle_exit)
         try:
             chosen = choose_backend(
                 backend,

@@ -43,6 +43,7 @@ from reloadd.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Role,
     Saved,
     Status,
     StatusReply,
@@ -83,13 +84,23 @@ class Daemon:
     """A running daemon for one project root: :meth:`bind`, then :meth:`serve` until stopped."""
 
     def __init__(
-        self, endpoint: Endpoint, *, grace: float = DEFAULT_GRACE, state_path: Path | None = None
+        self,
+        endpoint: Endpoint,
+        *,
+        grace: float = DEFAULT_GRACE,
+        state_path: Path | None = None,
+        idle_exit: float = 0.0,
     ) -> None:
         self.endpoint = endpoint
         self.grace = grace
         self.state_path = state_path
+        self.idle_exit = idle_exit
+        """Seconds with no client but tools after which the daemon stops; 0 means never."""
         self.instance = uuid.uuid4().hex
         self.started_at = time.time()
+        self.idle_since = self.started_at
+        """Since when no client but tools (connected, or kept for its grace period) has been
+        registered (Unix time); 0.0 while one is."""
         self.registry = Registry()
         self.history = ChangeHistory()
         self.changes: Inbox[ChangeBatch] = Inbox()
@@ -420,6 +431,7 @@ class Daemon:
 
     def _status(self, asker: ClientId, status: Status) -> StatusReply:
         """Describe the daemon and every client but the one asking."""
+        self._update_idle(time.time())
         return StatusReply(
             re=status.id,
             root=str(self.endpoint.root),
@@ -429,6 +441,7 @@ class Daemon:
             protocol=PROTOCOL_VERSION,
             instance=self.instance,
             started_at=self.started_at,
+            idle_since=self.idle_since,
             watched_roots=tuple(sorted(map(str, self._roots))),
             clients=tuple(
                 ClientInfo(
@@ -519,6 +532,12 @@ class Daemon:
 
     # -- housekeeping ---------------------------------------------------------------------------
 
+    def _update_idle(self, now: float) -> None:
+        if any(record.role is not Role.TOOL for record in self.registry):
+            self.idle_since = 0.0
+        elif not self.idle_since:
+            self.idle_since = now
+
     def _housekeeping(self) -> None:
         self._forget_dropped_roots()
         now = time.time()
@@ -538,6 +557,7 @@ class Daemon:
             for record in expired:
                 log.info("forgot %s after its grace period", _label(record))
             self.history.forget_untracked(self.registry.tracked_files())
+        self._update_idle(now)
         self._save_state()
 
     def _save_state(self, *, force: bool = False) -> None:
