@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from reloadd.client.cli_changed import changed
 from reloadd.client.cli_daemon import serve, start, stop
+from reloadd.client.cli_root import project_root
 from reloadd.client.cli_status import list_daemons, status
 from reloadd.client.idle_exit import BACKGROUND_IDLE_EXIT, DurationError, parse_duration
 from reloadd.client.idle_exit import ENV_VAR as IDLE_EXIT_ENV
@@ -150,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return list_daemons(args)
         if args.command == "run":
+            args.root = str(project_root(args.root))  # checked here, so it fails in one line
             return run_command(options_from_args(args))
         if args.command == "changed":
             return changed(args)

@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from reloadd.client import daemons
 from reloadd.client.cli_root import project_root
 from reloadd.client.connection import Client
 from reloadd.client.daemons import (
-    STOP_TIMEOUT,
     FoundDaemon,
     find_daemons,
     lock_holder,
@@ -151,7 +151,7 @@ def stop(args: argparse.Namespace) -> int:
 def _still_running(root: str | Path, pid: int) -> str:
     return (
         f"reloadd: the daemon for {root} (pid {pid}) said it stops but still runs after "
-        f"{STOP_TIMEOUT:g} s; see 'reloadd list', or end it with 'kill {pid}'"
+        f"{daemons.STOP_TIMEOUT:g} s; see 'reloadd list', or end it with 'kill {pid}'"
     )
 
 

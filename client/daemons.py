@@ -214,10 +214,13 @@ def process_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_exited(pids: Iterable[int], timeout: float = STOP_TIMEOUT) -> set[int]:
-    """Wait up to ``timeout`` seconds for the processes to exit; return those still running."""
+def wait_exited(pids: Iterable[int], timeout: float | None = None) -> set[int]:
+    """Wait up to ``timeout`` seconds (:data:`STOP_TIMEOUT`) for the processes to exit.
+
+    Returns the pids still running then.
+    """
     running = set(pids)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (STOP_TIMEOUT if timeout is None else timeout)
     while running:
         running = {pid for pid in running if process_alive(pid)}
         if not running or time.monotonic() >= deadline:
