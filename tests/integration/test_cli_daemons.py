@@ -201,12 +201,16 @@ def test_a_failed_start_prints_only_its_own_reason(
 ) -> None:
     """Issue 14 item 12: the log is appended to; an older start's lines are not this one's."""
     endpoint = endpoint_for(project)
+    errors = []
     for name in ("bogus1", "bogus2"):
         monkeypatch.setenv("RELOADD_BACKEND", name)
         assert main(["start", "--root", str(project)]) == 1
         captured = capsys.readouterr()
         assert captured.out == ""
-        assert captured.err == (
+        errors.append(captured.err)
+    assert "bogus1" not in errors[1], "the second start printed the first one's log lines"
+    for name, err in zip(("bogus1", "bogus2"), errors, strict=True):
+        assert err == (
             f"reloadd: the daemon for {project} did not start: unknown watch backend "
             f"{name!r} (from RELOADD_BACKEND); use one of: auto, watchman, builtin "
             f"(its log: {endpoint.log_path})\n"
