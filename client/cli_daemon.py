@@ -14,6 +14,7 @@ from reloadd.client.daemons import (
     FoundDaemon,
     find_daemons,
     lock_holder,
+    remove_stale_socket,
     request_stop,
     wait_exited,
 )
@@ -136,6 +137,12 @@ def stop(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        if endpoint.socket_path.exists() and remove_stale_socket(endpoint.socket_path):
+            print(
+                f"reloadd: no daemon runs for {root}; removed the socket "
+                f"{endpoint.socket_path} left by one that died"
+            )
+            return 0
         print(f"reloadd: no daemon runs for {root}; nothing to stop")
         return 0
     with client:

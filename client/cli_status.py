@@ -37,11 +37,13 @@ def status_as_json(status: StatusReply) -> dict[str, object]:
 
 def format_status(status: StatusReply) -> str:
     """A readable table of the daemon and its clients."""
-    uptime = time.time() - status.started_at
+    now = time.time()
+    idle = f", idle for {duration(now - status.idle_since)}" if status.idle_since else ""
     lines = [
         f"root      {status.root}",
         f"endpoint  {status.endpoint}",
-        f"daemon    pid {status.pid}, {status.backend} backend, protocol {status.protocol}, up {duration(uptime)}",
+        f"daemon    pid {status.pid}, {status.backend} backend, protocol {status.protocol}, "
+        f"up {duration(now - status.started_at)}{idle}",
         f"watching  {', '.join(status.watched_roots) or '(nothing yet)'}",
         "",
     ]
@@ -49,7 +51,6 @@ def format_status(status: StatusReply) -> str:
         lines.append("no clients")
         return "\n".join(lines)
     rows = [("NAME", "PID", "ROLE", "FILES", "GLOBS", "STATE")]
-    now = time.time()
     for client in status.clients:
         rows.append(
             (

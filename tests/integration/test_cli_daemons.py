@@ -80,6 +80,18 @@ def test_stop_without_a_daemon_is_success(
     assert captured.err == ""
 
 
+def test_stop_after_the_daemon_died_removes_its_socket(
+    daemon: DaemonProcess, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    daemon.kill()
+    assert main(["stop", "--root", str(project)]) == 0
+    assert capsys.readouterr().out == (
+        f"reloadd: no daemon runs for {project}; removed the socket "
+        f"{daemon.endpoint.socket_path} left by one that died\n"
+    )
+    assert not daemon.endpoint.socket_path.exists()
+
+
 def test_stop_of_a_daemon_that_does_not_answer_names_its_pid(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,6 +162,10 @@ def test_list_shows_every_daemon_of_this_user_and_removes_stale_sockets(
     assert busy_row.split()[1:5] == [str(busy.pid), "builtin", "1", "-"]
     assert idle_row.split()[1:4] == [str(idle.pid), "builtin", "0"]
     assert idle_row.split()[4].endswith("s")
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR")  # to reach the idle one, in <tmp>/reloadd-<uid>
+    assert main(["status", "--root", str(idle_root)]) == 0
+    assert ", idle for " in capsys.readouterr().out.splitlines()[2]
 
 
 def test_list_leaves_a_daemon_that_does_not_answer_alone(
