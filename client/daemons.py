@@ -56,11 +56,6 @@ class FoundDaemon:
     removed: bool = False
     """The socket was stale (no daemon held its lock) and has been removed."""
 
-    @property
-    def lock_path(self) -> Path:
-        """The daemon's lock file, next to its socket."""
-        return self.socket_path.with_suffix(".lock")
-
 
 def runtime_folders(env: Mapping[str, str] | None = None) -> list[Path]:
     """The folders where this user's daemons may listen: both the XDG one and the /tmp one.
@@ -70,7 +65,8 @@ def runtime_folders(env: Mapping[str, str] | None = None) -> list[Path]:
     made are skipped: a socket there could be anyone's.
     """
     env = os.environ if env is None else env
-    candidates = [runtime_dir(env), Path(tempfile.gettempdir()) / f"reloadd-{os.getuid()}"]
+    temp = Path(env.get("TMPDIR") or tempfile.gettempdir()) / f"reloadd-{os.getuid()}"
+    candidates = [runtime_dir(env), temp]
     return [folder for folder in dict.fromkeys(candidates) if _private_folder(folder)]
 
 
@@ -136,7 +132,8 @@ def request(socket_path: Path, message: Request, expected: type[R], *, timeout: 
 
 
 def lock_holder(lock_path: Path) -> int | None:
-    """The pid of the live daemon holding ``lock_path``, or None if nobody holds it.
+    """The pid of the live daemon holding ``lock_path`` (-1 if it has not written it yet),
+    or None if nobody holds it.
 
     The lock is taken for an instant to find out; a daemon starting at that very
     instant finds it held and says that one already runs.
