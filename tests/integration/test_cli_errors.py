@@ -123,3 +123,16 @@ def test_changed_outside_the_project_is_fine_when_a_dev_server_registered_it(
         assert (result.returncode, result.stderr) == (0, "")
         assert result.stdout == "reloadd: told 1 dev server of 1 saved file\n"
         expect_changes(server, library)
+
+
+@pytest.mark.parametrize("argv", [["start"], ["status"], ["changed", "pyproject.toml"]])
+def test_an_unusable_runtime_folder_fails_in_one_line(
+    argv: list[str], project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(not_a_folder))
+    result = reloadd(*argv, cwd=project)
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("reloadd: ")
