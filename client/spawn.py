@@ -24,11 +24,15 @@ def spawn_daemon(
     watchman_sock: str | None = None,
     log_level: str | None = None,
     grace: float | None = None,
+    idle_exit: float | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``reloadd serve`` for the endpoint's root in its own session, logging to a file.
 
     Raises :class:`EndpointError` for an unsafe runtime folder, :class:`DaemonStartFailed`
     when the process cannot be started.
+
+    Without ``idle_exit`` the daemon takes ``$RELOADD_IDLE_EXIT``, else the background
+    default (it exits after a while with no dev server; see :mod:`reloadd.client.idle_exit`).
     """
     import subprocess  # here, not at the top: most clients never start a daemon
 
@@ -42,6 +46,8 @@ def spawn_daemon(
         command += ["--log-level", log_level]
     if grace is not None:
         command += ["--grace", str(grace)]
+    if idle_exit is not None:
+        command += ["--idle-exit", str(idle_exit)]
     try:
         with open(endpoint.log_path, "ab") as log:
             process = subprocess.Popen(
@@ -67,6 +73,10 @@ def _daemon_environment() -> dict[str, str]:
     # A daemon must not inherit a dev server's own reloader settings.
     env.pop("RUN_MAIN", None)
     env.pop("WERKZEUG_RUN_MAIN", None)
+    # Nor the systemd service of the process that starts it: the daemon is not that
+    # service (it must not notify it, nor take its never-idle-exit default).
+    for name in ("INVOCATION_ID", "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"):
+        env.pop(name, None)
     return env
 
 

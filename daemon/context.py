@@ -20,7 +20,7 @@ from reloadd.daemon.realpaths import RealPaths
 from reloadd.daemon.registry import ClientId, ClientRecord, Registry
 from reloadd.daemon.root_watcher import RootWatcher
 from reloadd.daemon.watched_roots import WatchedRoots
-from reloadd.protocol import ErrorCode, Message, ProtocolError
+from reloadd.protocol import ErrorCode, Message, ProtocolError, Role
 from reloadd.protocol.endpoint import Endpoint
 
 log = logging.getLogger("reloadd.daemon")
@@ -55,8 +55,23 @@ class DaemonContext:
     realpath: RealPaths
     bad_input: LimitedLog
     started_at: float = field(default_factory=time.time)
+    idle_since: float = field(default_factory=time.time)
+    """Since when the daemon has had no client but one-shot tools, connected or kept for its
+    grace period (Unix time, as ``status`` reports it); 0.0 while it has one."""
+    _idle_clock: float = field(default_factory=time.monotonic)
+    """The same moment on the monotonic clock, which the idle exit is timed by."""
     stopping: bool = False
     """Set to end the loop (a ``stop`` request, SIGTERM, SIGINT, the idle timeout)."""
+
+    def idle_for(self) -> float:
+        """Seconds the daemon has had no client but tools (0.0 while it has one); updates
+        :attr:`idle_since`."""
+        if any(record.role is not Role.TOOL for record in self.registry):
+            self.idle_since = 0.0
+            return 0.0
+        if not self.idle_since:
+            self.idle_since, self._idle_clock = time.time(), time.monotonic()
+        return time.monotonic() - self._idle_clock
 
     def describe(self, identity: ClientId) -> str:
         """How a connection is named in the log."""

@@ -28,8 +28,8 @@ def serve(
 ) -> int:
     """Run the daemon until it is stopped; return the process exit status.
 
-    ``idle_exit``: exit cleanly after this many seconds with no client (none
-    connected, none kept for its grace period); 0 means never.
+    ``idle_exit``: exit cleanly after this many seconds with no client but one-shot tools
+    (none connected, none kept for its grace period); 0 means never.
     """
     logging.basicConfig(
         level=log_level.upper(),

@@ -77,8 +77,8 @@ class Daemon:
         state_path: Path | None = None,
         idle_exit: float = 0.0,
     ) -> None:
-        """``idle_exit``: stop after this many seconds with no client (none connected, none
-        kept for its grace period) and no message; 0 means never."""
+        """``idle_exit``: stop after this many seconds with no client but one-shot tools (none
+        connected, none kept for its grace period); 0 means never."""
         self.endpoint = endpoint
         self.grace = grace
         self.state_path = state_path
@@ -86,7 +86,6 @@ class Daemon:
         self.changes: Inbox[ChangeBatch] = Inbox()
         """Batches from the backend's threads, drained by the loop."""
         self._stop_signalled = False
-        self._idle_since = time.monotonic()
         self._state: StateKeeper | None = None
         self._ctx: DaemonContext | None = None
         self._errors = LimitedLog(log)
@@ -214,7 +213,6 @@ class Daemon:
         """Answer one message: the boundary around its handler."""
         ctx = self.ctx
         identity = frames[0]
-        self._idle_since = time.monotonic()
         record = ctx.registry.get(identity)
         if record is not None and record.connected:
             record.last_seen = time.time()
@@ -286,9 +284,7 @@ class Daemon:
 
     def _check_idle(self) -> None:
         ctx = self.ctx
-        if len(ctx.registry):
-            self._idle_since = time.monotonic()
-        elif self.idle_exit > 0 and time.monotonic() - self._idle_since >= self.idle_exit:
+        if ctx.idle_for() >= self.idle_exit > 0:
             log.info("no client for %g s; exiting (--idle-exit)", self.idle_exit)
             ctx.stopping = True
 

@@ -15,6 +15,7 @@ def handle_status(ctx: DaemonContext, identity: ClientId, status: Status) -> lis
     """Describe the daemon and every client but the one asking."""
     listed = [record for record in ctx.registry if record.identity != identity]
     names = display_names(listed)
+    ctx.idle_for()  # brings idle_since up to date
     return [
         StatusReply(
             re=status.id,
@@ -25,6 +26,7 @@ def handle_status(ctx: DaemonContext, identity: ClientId, status: Status) -> lis
             protocol=PROTOCOL_VERSION,
             instance=ctx.instance,
             started_at=ctx.started_at,
+            idle_since=ctx.idle_since,
             watched_roots=tuple(sorted(map(str, ctx.roots.current))),
             clients=tuple(
                 ClientInfo(

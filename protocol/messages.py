@@ -233,6 +233,9 @@ class StatusReply(Reply):
     started_at: UnixTime
     watched_roots: tuple[str, ...]
     clients: tuple[ClientInfo, ...]
+    idle_since: UnixTime = 0.0
+    """Since when the daemon has had no client but tools, connected or kept for its grace
+    period (Unix time); 0.0 while it has one. Optional: older daemons do not send it."""
 
 
 class Ping(Request):

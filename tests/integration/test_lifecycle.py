@@ -111,6 +111,8 @@ def test_cli_start_status_stop(
     assert {"root", "endpoint", "pid", "backend", "protocol_version", "clients"} <= data.keys()
     assert data["root"] == str(project)
     assert data["backend"] == "builtin"
+    assert data["idle_since"] == 0.0, "a dev server is connected: the daemon is not idle"
+    assert "idle for" not in table
     assert [
         (c["name"], c["pid"], c["files"], c["globs"]) for c in data["clients"] if c["connected"]
     ] == [("runserver 8000", os.getpid(), 1, 1)]

@@ -254,8 +254,13 @@ def test_cli_changed_after_the_watcher_and_for_unregistered_files(
         for path in scratch:  # in no watched folder: news to the daemon, registered by no one
             path.write_text("x = 1\n")
         second = reloadd_changed(*map(str, scratch), cwd=daemon.root)
-        assert second.returncode == 0, second.stderr
-        assert second.stdout == "reloadd: told no dev server: none registered the saved files\n"
+        # Outside the project and told to no one: most likely a mistake, so it says so.
+        assert (second.returncode, second.stdout) == (1, "")
+        assert second.stderr.splitlines() == [
+            f"reloadd: {path}: not in the project {daemon.root} (pass --root if it is another "
+            "project's); told no dev server"
+            for path in scratch
+        ]
         the_watcher_adds_nothing(server, files)
 
 
