@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_process import daemon_factory, stop_leftover_daemons  # noqa: F401  (fixture)
+from tests.daemon_process import (  # noqa: F401  (fixture)
+    daemon_factory,
+    stop_leftover_daemons,
+    stop_spawned_daemons,
+)
 from tests.watchman_instance import private_watchman, watchman  # noqa: F401  (fixtures)
 
 _LEAKY_VARIABLES = ("WATCHMAN_SOCK", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "NOTIFY_SOCKET")
@@ -31,9 +35,16 @@ def clean_environment(
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    # The fallback runtime folder ($TMPDIR/reloadd-<uid>) is private to the test too.
+    temp = base / "tmp"
+    temp.mkdir(mode=0o700)
+    monkeypatch.setenv("TMPDIR", str(temp))
     # A daemon that a client starts on demand must never reach the user's own Watchman
     # (pywatchman's discovery would even start one): tests that want Watchman name theirs.
     monkeypatch.setenv("RELOADD_BACKEND", "builtin")
     yield
-    # Daemons that clients spawned on demand are stopped here, by the pid in their lock file.
+    # Daemons that clients spawned on demand are stopped here, by the pid in their lock file,
+    # and by the pid this process started them with (a test may have removed the lock file).
     stop_leftover_daemons(runtime / "reloadd")
+    stop_leftover_daemons(temp / f"reloadd-{os.getuid()}")
+    stop_spawned_daemons()

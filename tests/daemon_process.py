@@ -147,6 +147,23 @@ def stop_leftover_daemons(env_runtime_dir: Path) -> list[int]:
     return stopped
 
 
+def stop_spawned_daemons() -> list[int]:
+    """SIGTERM (then SIGKILL) every daemon a client in this process started and that still runs."""
+    from reloadd.client.spawn import _SPAWNED
+
+    running = [process for process in _SPAWNED if process.poll() is None]
+    for process in running:
+        process.terminate()
+    for process in running:
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+    _SPAWNED.clear()
+    return [process.pid for process in running]
+
+
 def _is_reloadd_daemon(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

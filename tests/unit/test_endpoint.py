@@ -6,7 +6,6 @@ import hashlib
 import os
 import socket
 import stat
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -131,14 +130,14 @@ def test_runtime_dir_is_under_xdg_runtime_dir() -> None:
 
 @pytest.mark.parametrize("env", [{}, {"XDG_RUNTIME_DIR": ""}, {"HOME": "/home/me"}], ids=repr)
 def test_runtime_dir_falls_back_to_a_per_user_temp_folder(env: dict[str, str]) -> None:
-    assert runtime_dir(env) == Path(tempfile.gettempdir()) / f"reloadd-{os.getuid()}"
+    assert runtime_dir(env) == Path("/tmp") / f"reloadd-{os.getuid()}"
 
 
 def test_runtime_dir_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/4242")
     assert runtime_dir() == Path("/run/user/4242/reloadd")
     monkeypatch.delenv("XDG_RUNTIME_DIR")
-    assert runtime_dir() == Path(tempfile.gettempdir()) / f"reloadd-{os.getuid()}"
+    assert runtime_dir() == Path(os.environ["TMPDIR"]) / f"reloadd-{os.getuid()}"
 
 
 def mode(path: Path) -> int:
