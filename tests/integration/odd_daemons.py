@@ -34,6 +34,7 @@ _SCRIPT = textwrap.dedent(
     os.write(lock, f"{os.getpid()}\\n".encode())
     context = zmq.Context()
     router = context.socket(zmq.ROUTER)
+    os.umask(0o177)  # 0600, as a real daemon binds it: clients refuse anything looser
     router.bind(f"ipc://{socket_path}")
     print("ready", flush=True)
     while True:

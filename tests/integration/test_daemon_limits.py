@@ -94,7 +94,9 @@ def test_a_deeply_nested_field_gets_an_error_reply(
     )
     reply = ask(sock, data)
     assert isinstance(reply, Error)
-    assert reply.code in (ErrorCode.BAD_FIELD, ErrorCode.BAD_MESSAGE, ErrorCode.INTERNAL)
+    assert reply.code is ErrorCode.LIMIT_EXCEEDED, reply
+    assert reply.re == 3
+    assert "MAX_NESTING_DEPTH" in reply.message
     still_serving(project)
 
 

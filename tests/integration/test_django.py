@@ -8,6 +8,7 @@ reloader tests, run against a real daemon) is in ``test_django_contract.py``.
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -54,7 +55,11 @@ class VersionMismatchedDaemon:
 
     def __enter__(self) -> VersionMismatchedDaemon:
         self.endpoint.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._socket.bind(self.endpoint.address)
+        old_umask = os.umask(0o177)  # 0600, as a real daemon binds it
+        try:
+            self._socket.bind(self.endpoint.address)
+        finally:
+            os.umask(old_umask)
         self._thread.start()
         return self
 
