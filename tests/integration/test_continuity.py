@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from reloadd.client import Client
+from reloadd.daemon.saved_state import load as load_state
+from reloadd.daemon.saved_state import state_dir
 from reloadd.protocol import Role
+from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
 from tests.integration.helpers import (
     NOTIFY_TIMEOUT,
@@ -224,6 +227,21 @@ def test_git_checkout_is_one_notification(daemon: DaemonProcess, project: Path) 
     assert sorted(batches[0]) == sorted(files)
 
 
+def wait_for_saved_state(root: Path) -> None:
+    """Until the daemon has saved a state that covers ``root`` (with its clock, on Watchman):
+    what a successor needs to find the changes made while no daemon ran."""
+    path = state_dir() / f"{endpoint_for(root).socket_path.stem}.json"
+    real = root.resolve()
+    deadline = time.monotonic() + RECOVERY_TIMEOUT
+    while True:
+        state = load_state(path)
+        covering = [item for item in state.roots if real.is_relative_to(item)]
+        if covering and (state.backend != "watchman" or set(covering) & set(state.clocks)):
+            return
+        assert time.monotonic() < deadline, f"the daemon never saved a state covering {root}"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def spawn_like(monkeypatch: pytest.MonkeyPatch, daemon: DaemonProcess) -> DaemonProcess:
     """Daemons that clients start on demand use the same backend (and Watchman) as ``daemon``."""
@@ -244,7 +262,7 @@ def test_change_while_the_daemon_is_dead_is_reported_once_a_client_brings_one_ba
     with Client(project, name="web") as client:
         client.watch(files=[app, other])
         old_instance = client.daemon.instance
-        time.sleep(1.5)  # let the daemon save its state once (it does every second)
+        wait_for_saved_state(project)
         daemon.kill()
         edit(app)
         changed = client.wait(timeout=RECOVERY_TIMEOUT)
