@@ -20,7 +20,8 @@ HOUSEKEEPING_INTERVAL = 1.0
 
 
 def check_clients(ctx: DaemonContext) -> None:
-    """Mark silent or dead clients as departed; forget those whose grace period is over.
+    """Mark silent or dead clients as departed; forget those whose grace period is over, and
+    the outbox accounts of connections that are not registered clients.
 
     Forgetting a client releases what was kept for it (its registration, the states of
     files no other client registers, freed heap pages) before the log says it was forgotten.
@@ -40,6 +41,7 @@ def check_clients(ctx: DaemonContext) -> None:
         ctx.depart(record.identity, reason)
         left = True
     expired = ctx.registry.expire(now)
+    ctx.outbox.keep_only({record.identity for record in ctx.registry if record.connected})
     if expired:
         ctx.history.forget_untracked(ctx.registry.tracked_files())
     if left or expired:

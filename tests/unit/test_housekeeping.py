@@ -1,4 +1,5 @@
-"""Housekeeping forgets a client whose grace period is over, and says so only once its memory is released.
+"""Housekeeping forgets a client whose grace period is over, and says so only once its memory is
+released; connections that never registered keep no outbox account.
 
 A test measuring the daemon's memory after a client left waits for the "forgot" line;
 if the line came before the heap was trimmed, it measured memory about to be released.
@@ -13,10 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 
 from reloadd.daemon import housekeeping
 from reloadd.daemon.server import Daemon
-from reloadd.protocol import Hello
+from reloadd.protocol import Error, Hello, Message, Ping, Pong, Welcome, decode, encode
 from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir
 from tests.unit.test_daemon_boundary import NoBackend
 
@@ -51,3 +53,35 @@ def test_forgot_is_logged_after_the_memory_is_released(
     assert ctx.registry.get(b"\x00slow") is None
     assert said_at_release == [False], "the heap was trimmed after 'forgot' was logged"
     assert "forgot slow" in caplog.text
+
+
+def test_connections_that_never_registered_keep_no_outbox_account(daemon: Daemon) -> None:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    peers = [context.socket(zmq.DEALER) for _ in range(20)]
+    try:
+        for peer in peers:
+            peer.setsockopt(zmq.LINGER, 0)
+            peer.connect(daemon.endpoint.address)
+        client = peers[0]
+        assert isinstance(
+            ask(daemon, client, Hello(id=1, protocol=1, name="web", pid=os.getpid())), Welcome
+        )
+        for peer in peers[1:]:  # a bad frame each: answered, so each got an account
+            assert isinstance(ask(daemon, peer, b"\xc1"), Error)
+        assert len(daemon.ctx.outbox) == len(peers)
+        housekeeping.check_clients(daemon.ctx)
+        assert len(daemon.ctx.outbox) == 1, "accounts of connections that are not clients stay"
+        assert isinstance(ask(daemon, client, Ping(id=2)), Pong)
+    finally:
+        for peer in peers:
+            peer.close(linger=0)
+        context.term()
+
+
+def ask(daemon: Daemon, peer: zmq.Socket[bytes], message: Message | bytes) -> Message:
+    """Send a message (or raw bytes), let the daemon read it, return its reply."""
+    peer.send(message if isinstance(message, bytes) else encode(message))
+    assert daemon._socket.poll(5000)  # the loop, driven by hand
+    daemon._read_requests()
+    assert peer.poll(5000), "no reply"
+    return decode(peer.recv())
