@@ -20,7 +20,12 @@ HOUSEKEEPING_INTERVAL = 1.0
 
 
 def check_clients(ctx: DaemonContext) -> None:
-    """Mark silent or dead clients as departed; forget those whose grace period is over."""
+    """Mark silent or dead clients as departed; forget those whose grace period is over, and
+    the outbox accounts of connections that are not registered clients.
+
+    Forgetting a client releases what was kept for it (its registration, the states of
+    files no other client registers, freed heap pages) before the log says it was forgotten.
+    """
     ctx.roots.forget_dropped()
     now = time.time()
     left = False
@@ -36,12 +41,15 @@ def check_clients(ctx: DaemonContext) -> None:
         ctx.depart(record.identity, reason)
         left = True
     expired = ctx.registry.expire(now)
-    for record in expired:
-        log.info("forgot %s after its grace period", label(record))
+    ctx.outbox.keep_only({record.identity for record in ctx.registry if record.connected})
     if expired:
         ctx.history.forget_untracked(ctx.registry.tracked_files())
     if left or expired:
         release_memory()
+    # Said only once the memory is released: "forgot" means all of it, so a reader of the
+    # log (a test measuring the daemon's memory) sees the daemon as it stays.
+    for record in expired:
+        log.info("forgot %s after its grace period", label(record))
 
 
 def pid_alive(pid: int) -> bool:

@@ -7,6 +7,7 @@ import sys
 
 from reloadd.daemon.backends.choose import choose_backend
 from reloadd.daemon.fd_limit import raise_fd_limit
+from reloadd.daemon.heap import map_large_blocks
 from reloadd.daemon.instance_lock import InstanceLock
 from reloadd.daemon.saved_state import state_dir
 from reloadd.daemon.server import DEFAULT_GRACE, Daemon
@@ -37,6 +38,7 @@ def serve(
         stream=sys.stderr,
     )
     raise_fd_limit()
+    map_large_blocks()
     try:
         project_root = find_project_root(root)
         endpoint = endpoint_for(project_root)

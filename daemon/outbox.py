@@ -17,7 +17,7 @@ Main thread only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import zmq
@@ -126,6 +126,21 @@ class Outbox:
     def forget(self, identity: ClientId) -> None:
         """Drop a connection's account and held paths (it left; it learns of them when back)."""
         self._accounts.pop(identity, None)
+
+    def __len__(self) -> int:
+        """How many connections have an account."""
+        return len(self._accounts)
+
+    def keep_only(self, identities: Collection[ClientId]) -> None:
+        """Drop the accounts of every connection but ``identities`` (the registered clients).
+
+        Every reply opens an account, and a connection that never registered (a tool that
+        only asked for the status, a bad peer) is never told it left: without this, each one
+        kept its account for the daemon's life. Only notifications, sent to registered
+        clients alone, need one.
+        """
+        for identity in [i for i in self._accounts if i not in identities]:
+            del self._accounts[identity]
 
     def holding(self, identity: ClientId) -> int:
         """How many paths are held back for this connection."""
