@@ -29,7 +29,7 @@ Threads, and what each one owns:
   only takes for short reads.
 
 Hand-over: always data, through an :class:`~reloadd.daemon.inbox.Inbox` (a
-locked deque) whose :class:`~reloadd.daemon.wakeup.Wakeup` pipe the loop polls
+locked deque) whose :class:`~reloadd.protocol.wakeup.Wakeup` pipe the loop polls
 next to the socket. Signals wake the loop the same way (a ``Wakeup`` given to
 ``signal.set_wakeup_fd``; the handler only sets a flag). So the loop sleeps in
 one ``poll`` until there is work, and never runs another thread's callbacks.

@@ -37,7 +37,6 @@ from reloadd.daemon.registration import on_roots_watched
 from reloadd.daemon.registry import ClientId, Registry
 from reloadd.daemon.root_watcher import WATCH_TIMEOUT, RootWatcher
 from reloadd.daemon.state_keeper import StateKeeper
-from reloadd.daemon.wakeup import Wakeup
 from reloadd.daemon.watched_roots import WatchedRoots
 from reloadd.protocol import (
     BackendError,
@@ -50,6 +49,7 @@ from reloadd.protocol import (
 )
 from reloadd.protocol.endpoint import Endpoint
 from reloadd.protocol.limits import MAX_MESSAGE_BYTES
+from reloadd.protocol.wakeup import Wakeup
 
 __all__ = [
     "DEFAULT_GRACE",

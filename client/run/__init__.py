@@ -14,7 +14,7 @@ The modules, one job each:
   while no child serves: a 503 page naming the error; a child that binds the held port.
 * :mod:`~reloadd.client.run.command` — the command checked before anything starts, and
   its exit status; :mod:`~reloadd.client.run.signals` and
-  :mod:`~reloadd.client.run.wakeup` — the supervisor's signals, the one wake-up pipe.
+  :mod:`~reloadd.protocol.wakeup` — the supervisor's signals, the one wake-up pipe.
 * :mod:`~reloadd.client.run.options` and :mod:`~reloadd.client.run.patterns` — the
   command line, ``--watch`` and ``--ignore``.
 

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from reloadd.client.run.wakeup import Wakeup
+from reloadd.protocol.wakeup import Wakeup
 
 HEAD_LIMIT = 64 * 1024
 """Bytes of a request's head read at most; a longer head is answered as it is."""
