@@ -14,6 +14,10 @@ from reloadd.protocol import GlobSpec
 POLL_INTERVAL = 1.0
 """Seconds between two scans."""
 
+CLOCK_MARGIN = 0.01
+"""Seconds of slack when a file's :func:`written_at` is compared with ``time.time()``: the
+kernel stamps files with a clock that lags by up to one tick (10 ms at 100 Hz)."""
+
 _State = tuple[int, int, int] | None
 
 
