@@ -25,6 +25,7 @@ from reloadd.client.run import add_arguments as add_run_arguments
 from reloadd.client.run import options_from_args
 from reloadd.client.run import run as run_command
 from reloadd.protocol import ReloaddError, __version__
+from reloadd.protocol.defaults import DEFAULT_GRACE, DEFAULT_LOG_LEVEL
 
 EXAMPLES = """\
 examples:
@@ -89,12 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
             help="watch backend (default: $RELOADD_BACKEND, else auto: Watchman if usable)",
         )
         sub.add_argument("--watchman-sock", help="Watchman's socket (default: $WATCHMAN_SOCK)")
-        sub.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+        sub.add_argument(
+            "--log-level",
+            default=DEFAULT_LOG_LEVEL,
+            help=f"DEBUG, INFO, WARNING or ERROR (default {DEFAULT_LOG_LEVEL})",
+        )
         sub.add_argument(
             "--grace",
             type=float,
-            default=5.0,
-            help="seconds to keep a departed dev server's registration (default 5)",
+            default=DEFAULT_GRACE,
+            help=f"seconds to keep a departed dev server's registration (default {DEFAULT_GRACE:g})",
         )
         sub.add_argument(
             "--idle-exit", type=_duration, metavar="DURATION", help=_IDLE_EXIT_HELP[name]

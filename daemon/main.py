@@ -9,9 +9,10 @@ from reloadd.daemon.backends.choose import choose_backend
 from reloadd.daemon.fd_limit import raise_fd_limit
 from reloadd.daemon.instance_lock import InstanceLock
 from reloadd.daemon.saved_state import state_dir
-from reloadd.daemon.server import DEFAULT_GRACE, Daemon
+from reloadd.daemon.server import Daemon
 from reloadd.daemon.systemd import notify
 from reloadd.protocol import ReloaddError
+from reloadd.protocol.defaults import DEFAULT_GRACE, DEFAULT_LOG_LEVEL
 from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir, find_project_root
 
 log = logging.getLogger("reloadd.daemon")
@@ -22,7 +23,7 @@ def serve(
     root: str | None = None,
     backend: str | None = None,
     watchman_sock: str | None = None,
-    log_level: str = "INFO",
+    log_level: str = DEFAULT_LOG_LEVEL,
     grace: float = DEFAULT_GRACE,
     idle_exit: float = 0.0,
 ) -> int:
