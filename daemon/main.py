@@ -29,6 +29,10 @@ def serve(
 ) -> int:
     """Run the daemon until it is stopped; return the process exit status.
 
+    0 when it stopped cleanly (or one already serves the root), 1 with a one-line reason
+    when it cannot run (its runtime folder, its backend); 2 is the command line's, for
+    usage mistakes only.
+
     ``idle_exit``: exit cleanly after this many seconds with no client but one-shot tools
     (none connected, none kept for its grace period); 0 means never.
     """
@@ -44,7 +48,7 @@ def serve(
         ensure_private_dir(endpoint.socket_path.parent)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)
-        return 2
+        return 1
 
     lock = InstanceLock(endpoint.lock_path)
     if not lock.acquire():
@@ -72,7 +76,7 @@ def serve(
         except ReloaddError as exc:
             print(f"reloadd: {exc}", file=sys.stderr)
             daemon.close()
-            return 2
+            return 1
         daemon.bind(chosen)
         log.info(
             "serving %s at %s with the %s backend", project_root, endpoint.address, chosen.name
