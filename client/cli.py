@@ -19,7 +19,12 @@ from reloadd.client.cli_changed import changed
 from reloadd.client.cli_daemon import serve, start, stop
 from reloadd.client.cli_root import project_root
 from reloadd.client.cli_status import list_daemons, status
-from reloadd.client.idle_exit import BACKGROUND_IDLE_EXIT, DurationError, parse_duration
+from reloadd.client.idle_exit import (
+    BACKGROUND_IDLE_EXIT,
+    DurationError,
+    format_duration,
+    parse_duration,
+)
 from reloadd.client.idle_exit import ENV_VAR as IDLE_EXIT_ENV
 from reloadd.client.run import add_arguments as add_run_arguments
 from reloadd.client.run import options_from_args
@@ -50,11 +55,11 @@ _IDLE_EXIT_HELP = {
     "serve": (
         "stop after DURATION with no dev server (90s, 30m, 1h; 0: never). Default: "
         f"${IDLE_EXIT_ENV}, else never in a terminal or under systemd, "
-        f"else {BACKGROUND_IDLE_EXIT / 60:g}m"
+        f"else {format_duration(BACKGROUND_IDLE_EXIT)}"
     ),
     "start": (
         "stop after DURATION with no dev server (90s, 30m, 1h; 0: never). Default: "
-        f"${IDLE_EXIT_ENV}, else {BACKGROUND_IDLE_EXIT / 60:g}m"
+        f"${IDLE_EXIT_ENV}, else {format_duration(BACKGROUND_IDLE_EXIT)}"
     ),
 }
 
