@@ -21,9 +21,28 @@ The modules, one job each:
 See ``docs/run.md``.
 """
 
-from reloadd.client.run.options import RunError, RunOptions, add_arguments, options_from_args
-from reloadd.client.run.sockets import listen_sockets
-from reloadd.client.run.supervisor import Supervisor, run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reloadd.client.run.options import RunError, RunOptions, add_arguments, options_from_args
+    from reloadd.client.run.sockets import listen_sockets
+    from reloadd.client.run.supervisor import Supervisor, run
+
+_HOMES = {
+    "RunError": "options",
+    "RunOptions": "options",
+    "add_arguments": "options",
+    "options_from_args": "options",
+    "listen_sockets": "sockets",
+    "Supervisor": "supervisor",
+    "run": "supervisor",
+}
+"""Where each public name lives. They are imported on first use, so that importing
+:mod:`~reloadd.client.run.child_hook` (as :mod:`reloadd.client.modules` does) does not
+load the supervisor."""
 
 __all__ = [
     "RunError",
@@ -34,3 +53,12 @@ __all__ = [
     "options_from_args",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
