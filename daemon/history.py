@@ -19,9 +19,10 @@ from pathlib import Path
 
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.change_log import ChangeLog
-from reloadd.daemon.file_states import FileState, FileStates, stat_state, touched_after
+from reloadd.daemon.file_states import FileStates
 from reloadd.daemon.glob_scan import ScanBudget, glob_files
 from reloadd.protocol import GlobSpec
+from reloadd.protocol.file_state import FileState, stat_state, touched_after
 from reloadd.protocol.globs import glob_match
 from reloadd.protocol.limits import MAX_SINCE_SCAN_ENTRIES
 
