@@ -19,12 +19,18 @@ from reloadd.client.cli_changed import changed
 from reloadd.client.cli_daemon import serve, start, stop
 from reloadd.client.cli_root import project_root
 from reloadd.client.cli_status import list_daemons, status
-from reloadd.client.idle_exit import BACKGROUND_IDLE_EXIT, DurationError, parse_duration
+from reloadd.client.idle_exit import (
+    BACKGROUND_IDLE_EXIT,
+    DurationError,
+    format_duration,
+    parse_duration,
+)
 from reloadd.client.idle_exit import ENV_VAR as IDLE_EXIT_ENV
 from reloadd.client.run import add_arguments as add_run_arguments
 from reloadd.client.run import options_from_args
 from reloadd.client.run import run as run_command
 from reloadd.protocol import ReloaddError, __version__
+from reloadd.protocol.defaults import DEFAULT_GRACE, DEFAULT_LOG_LEVEL
 
 EXAMPLES = """\
 examples:
@@ -49,11 +55,11 @@ _IDLE_EXIT_HELP = {
     "serve": (
         "stop after DURATION with no dev server (90s, 30m, 1h; 0: never). Default: "
         f"${IDLE_EXIT_ENV}, else never in a terminal or under systemd, "
-        f"else {BACKGROUND_IDLE_EXIT / 60:g}m"
+        f"else {format_duration(BACKGROUND_IDLE_EXIT)}"
     ),
     "start": (
         "stop after DURATION with no dev server (90s, 30m, 1h; 0: never). Default: "
-        f"${IDLE_EXIT_ENV}, else {BACKGROUND_IDLE_EXIT / 60:g}m"
+        f"${IDLE_EXIT_ENV}, else {format_duration(BACKGROUND_IDLE_EXIT)}"
     ),
 }
 
@@ -89,12 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
             help="watch backend (default: $RELOADD_BACKEND, else auto: Watchman if usable)",
         )
         sub.add_argument("--watchman-sock", help="Watchman's socket (default: $WATCHMAN_SOCK)")
-        sub.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+        sub.add_argument(
+            "--log-level",
+            default=DEFAULT_LOG_LEVEL,
+            help=f"DEBUG, INFO, WARNING or ERROR (default {DEFAULT_LOG_LEVEL})",
+        )
         sub.add_argument(
             "--grace",
             type=float,
-            default=5.0,
-            help="seconds to keep a departed dev server's registration (default 5)",
+            default=DEFAULT_GRACE,
+            help=f"seconds to keep a departed dev server's registration (default {DEFAULT_GRACE:g})",
         )
         sub.add_argument(
             "--idle-exit", type=_duration, metavar="DURATION", help=_IDLE_EXIT_HELP[name]

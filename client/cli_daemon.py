@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reloadd.client import daemons
 from reloadd.client.cli_root import project_root
-from reloadd.client.connection import Client
+from reloadd.client.connection import SPAWN_TIMEOUT, Client
 from reloadd.client.daemons import (
     FoundDaemon,
     find_daemons,
@@ -23,8 +23,9 @@ from reloadd.client.spawn import spawn_daemon
 from reloadd.protocol import DaemonError, DaemonNotRunning, ReloaddError, Role
 from reloadd.protocol.endpoint import Endpoint, endpoint_for
 
-START_TIMEOUT = 15.0
-"""Seconds ``reloadd start`` waits for the daemon it started to answer."""
+START_TIMEOUT = SPAWN_TIMEOUT
+"""Seconds ``reloadd start`` waits for the daemon it started to answer: as long as a
+client waits for one it started."""
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -116,3 +116,13 @@ def format_duration(seconds: float) -> str:
         if whole % size == 0:
             return f"{whole // size}{unit}"
     return f"{whole}s"
+
+
+def describe_duration(seconds: float) -> str:
+    """``seconds`` in words, for messages and docs: ``30 minutes``, ``1 hour``, ``90 seconds``."""
+    whole = int(seconds)
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if whole == seconds and whole and whole % size == 0:
+            count = whole // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} second{'s' if seconds != 1 else ''}"

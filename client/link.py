@@ -28,6 +28,7 @@ from reloadd.protocol import (
     ReloaddError,
     Welcome,
 )
+from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
 
 MISSED_PINGS = 3
 """A daemon that answers nothing for this many heartbeats is taken for gone."""
@@ -155,7 +156,7 @@ class Link:
 
     def _wait_on_daemon(self, remaining: float | None) -> None:
         channel = self._require_channel()
-        heartbeat = self._welcome.heartbeat if self._welcome is not None else 2.0
+        heartbeat = self._welcome.heartbeat if self._welcome is not None else DEFAULT_HEARTBEAT
         try:
             if time.monotonic() - channel.last_sent >= heartbeat:
                 channel.send(Ping(id=channel.next_id()))

@@ -1,14 +1,18 @@
-"""The files a Python process depends on, found the way Django's autoreloader finds them."""
+"""The files a Python process depends on, found the way Django's autoreloader finds them.
+
+How one module's file and a traceback's file are found is written once, in
+:mod:`reloadd.client.run.child_hook`, which ``reloadd run``'s children load alone, by
+path (so it cannot import this module, but this one can import it).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-import traceback
 import weakref
 from collections.abc import Iterable
-from types import ModuleType
-from zipimport import zipimporter
+
+from reloadd.client.run.child_hook import module_file, traceback_files
 
 
 def module_files(extra_files: Iterable[str] = ()) -> list[str]:
@@ -30,17 +34,9 @@ def module_files(extra_files: Iterable[str] = ()) -> list[str]:
 
 
 def _module_file(module: object) -> str | None:
-    if not isinstance(module, ModuleType) or isinstance(module, weakref.ProxyTypes):
+    if isinstance(module, weakref.ProxyTypes):  # a proxy in sys.modules: its referent may be gone
         return None
-    if module.__name__ in ("__main__", "__mp_main__"):
-        filename = getattr(module, "__file__", None)
-        return filename if isinstance(filename, str) else None
-    spec = getattr(module, "__spec__", None)
-    if spec is None or not spec.has_location:
-        return None
-    if isinstance(spec.loader, zipimporter):
-        return str(spec.loader.archive)
-    return spec.origin if isinstance(spec.origin, str) else None
+    return module_file(module)
 
 
 def files_in_traceback(exc: BaseException) -> list[str]:
@@ -48,9 +44,4 @@ def files_in_traceback(exc: BaseException) -> list[str]:
 
     This is what Django adds to its ``_error_files`` so that fixing the file restarts the server.
     """
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return [os.path.abspath(exc.filename)]
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames and frames[-1].filename and not frames[-1].filename.startswith("<"):
-        return [os.path.abspath(frames[-1].filename)]
-    return []
+    return traceback_files(exc)

@@ -10,19 +10,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from reloadd.protocol import GlobSpec
+from reloadd.protocol.file_state import FileState, stat_state, touched_after
 
 POLL_INTERVAL = 1.0
 """Seconds between two scans."""
 
-_State = tuple[int, int, int] | None
-
-
-def _state(path: str) -> _State:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_ctime_ns, info.st_size)
+CLOCK_MARGIN = 0.01
+"""Seconds of slack when a file's :func:`written_at` is compared with ``time.time()``: the
+kernel stamps files with a clock that lags by up to one tick (10 ms at 100 Hz)."""
 
 
 def written_at(path: str) -> float:
@@ -44,8 +39,8 @@ class PollingWatcher:
     def __init__(self, files: Iterable[str], globs: Iterable[GlobSpec], since: float) -> None:
         self.files = set(files)
         self.globs = set(globs)
-        self._since_ns = int(since * 1e9)
-        self._states: dict[str, _State] | None = None
+        self._since = since
+        self._states: dict[str, FileState] | None = None
 
     def _paths(self) -> set[str]:
         paths = set(self.files)
@@ -58,13 +53,9 @@ class PollingWatcher:
 
     def poll(self) -> list[str]:
         """Scan once; return the paths changed since the last scan (or since ``since``, at first)."""
-        states = {path: _state(path) for path in self._paths()}
+        states = {path: stat_state(path) for path in self._paths()}
         if self._states is None:
-            changed = [
-                path
-                for path, state in states.items()
-                if state is not None and max(state[0], state[1]) > self._since_ns
-            ]
+            changed = [path for path, state in states.items() if touched_after(state, self._since)]
         else:
             old = self._states
             changed = [

@@ -38,16 +38,13 @@ from werkzeug._reloader import ReloaderLoop, reloader_loops
 
 from reloadd.client.connection import Client, default_name
 from reloadd.client.modules import module_files
-from reloadd.client.polling import written_at
+from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.process import process_start_time
 from reloadd.client.run.child_hook import ImportReporter
 
 NAME = "reloadd"
 """The ``reloader_type`` this module registers."""
 
-CLOCK_MARGIN = 0.01
-"""Seconds of slack between ``time.time()`` and file timestamps: the kernel stamps files
-with a clock that lags by up to one tick (10 ms at 100 Hz)."""
 
 IGNORED_FOLDERS = frozenset({"__pycache__", ".git", ".hg", ".tox", ".nox", ".pytest_cache"})
 """Folders whose files never restart the server (werkzeug's stat reloader skips them too)."""

@@ -21,18 +21,16 @@ from reloadd.daemon.registry import ClientId, ClientRecord, Registry
 from reloadd.daemon.root_watcher import RootWatcher
 from reloadd.daemon.watched_roots import WatchedRoots
 from reloadd.protocol import ErrorCode, Message, ProtocolError, Role
+from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
 from reloadd.protocol.endpoint import Endpoint
 
 log = logging.getLogger("reloadd.daemon")
 
-HEARTBEAT = 2.0
+HEARTBEAT = DEFAULT_HEARTBEAT
 """Seconds between a client's pings, as the daemon asks in ``welcome``."""
 
 SILENCE_LIMIT = 4 * HEARTBEAT
 """A client silent for longer is treated as gone (its registration is kept for the grace period)."""
-
-DEFAULT_GRACE = 5.0
-"""Seconds a departed client's registration is kept, so a restarting dev server finds it again."""
 
 
 @dataclass

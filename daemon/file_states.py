@@ -1,5 +1,8 @@
 """The size and mtime of every registered file, to tell real changes from rescans.
 
+(What a file's state is, and when it counts as written after a moment, is
+:mod:`reloadd.protocol.file_state`, shared with the client's polling fallback.)
+
 After Watchman restarts or recrawls, or a watcher fails, a backend can only say
 "anything under this root may have changed". Comparing what ``stat`` says now
 with what it said before turns that into the few files that really changed.
@@ -7,30 +10,11 @@ with what it said before turns that into the few files that really changed.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from reloadd.daemon.backends.nesting import folder_prefixes
-
-FileState = tuple[int, int, int] | None
-"""(mtime in ns, ctime in ns, size), or None for a missing file."""
-
-
-def stat_state(path: str) -> FileState:
-    """The state of one file now."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_ctime_ns, info.st_size)
-
-
-def touched_after(state: FileState, since: float) -> bool:
-    """Whether a file in this state was written (or had its metadata changed) after ``since``."""
-    if state is None:
-        return False
-    return max(state[0], state[1]) > since * 1e9
+from reloadd.protocol.file_state import FileState, stat_state
 
 
 class FileStates:

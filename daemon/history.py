@@ -19,10 +19,11 @@ from pathlib import Path
 
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.change_log import ChangeLog
-from reloadd.daemon.file_states import FileState, FileStates, stat_state, touched_after
+from reloadd.daemon.file_states import FileStates
 from reloadd.daemon.glob_scan import ScanBudget, glob_files
 from reloadd.protocol import GlobSpec
-from reloadd.protocol.globs import compile_glob
+from reloadd.protocol.file_state import FileState, stat_state, touched_after
+from reloadd.protocol.globs import glob_match
 from reloadd.protocol.limits import MAX_SINCE_SCAN_ENTRIES
 
 log = logging.getLogger("reloadd.daemon")
@@ -186,11 +187,10 @@ def _glob_matches(globs: Mapping[GlobSpec, str], paths: Iterable[str], since: fl
     """The paths matching a glob that were written after ``since`` (or are gone), as given."""
     found: set[str] = set()
     for glob, real_dir in globs.items():
-        prefix = real_dir.rstrip("/") + "/"
-        pattern = compile_glob(glob.pattern)
         for path in paths:
-            if path.startswith(prefix) and pattern.matches(tuple(path[len(prefix) :].split("/"))):
+            relative = glob_match(real_dir, glob.pattern, path)
+            if relative is not None:
                 state = stat_state(path)
                 if state is None or touched_after(state, since):
-                    found.add(glob.directory.rstrip("/") + "/" + path[len(prefix) :])
+                    found.add(glob.directory.rstrip("/") + "/" + relative)
     return found

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from typing import Generic, TypeVar
 
-from reloadd.daemon.wakeup import Wakeup
+from reloadd.protocol.wakeup import Wakeup
 
 T = TypeVar("T")
 

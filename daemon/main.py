@@ -10,9 +10,10 @@ from reloadd.daemon.fd_limit import raise_fd_limit
 from reloadd.daemon.heap import map_large_blocks
 from reloadd.daemon.instance_lock import InstanceLock
 from reloadd.daemon.saved_state import state_dir
-from reloadd.daemon.server import DEFAULT_GRACE, Daemon
+from reloadd.daemon.server import Daemon
 from reloadd.daemon.systemd import notify
 from reloadd.protocol import ReloaddError
+from reloadd.protocol.defaults import DEFAULT_GRACE, DEFAULT_LOG_LEVEL
 from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir, find_project_root
 
 log = logging.getLogger("reloadd.daemon")
@@ -23,11 +24,15 @@ def serve(
     root: str | None = None,
     backend: str | None = None,
     watchman_sock: str | None = None,
-    log_level: str = "INFO",
+    log_level: str = DEFAULT_LOG_LEVEL,
     grace: float = DEFAULT_GRACE,
     idle_exit: float = 0.0,
 ) -> int:
     """Run the daemon until it is stopped; return the process exit status.
+
+    0 when it stopped cleanly (or one already serves the root), 1 with a one-line reason
+    when it cannot run (its runtime folder, its backend); 2 is the command line's, for
+    usage mistakes only.
 
     ``idle_exit``: exit cleanly after this many seconds with no client but one-shot tools
     (none connected, none kept for its grace period); 0 means never.
@@ -45,7 +50,7 @@ def serve(
         ensure_private_dir(endpoint.socket_path.parent)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)
-        return 2
+        return 1
 
     lock = InstanceLock(endpoint.lock_path)
     if not lock.acquire():
@@ -73,7 +78,7 @@ def serve(
         except ReloaddError as exc:
             print(f"reloadd: {exc}", file=sys.stderr)
             daemon.close()
-            return 2
+            return 1
         daemon.bind(chosen)
         log.info(
             "serving %s at %s with the %s backend", project_root, endpoint.address, chosen.name

@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from reloadd.daemon.file_states import FileState
 from reloadd.protocol import ErrorCode, GlobSpec, Hello, ProtocolError, Role
 from reloadd.protocol.digest import registration_digest
+from reloadd.protocol.file_state import FileState
 from reloadd.protocol.globs import compile_glob
 from reloadd.protocol.limits import (
     MAX_CLIENTS,

@@ -24,7 +24,7 @@ import zmq
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch
 from reloadd.daemon.connection_cap import ConnectionCap
-from reloadd.daemon.context import DEFAULT_GRACE, HEARTBEAT, SILENCE_LIMIT, DaemonContext
+from reloadd.daemon.context import HEARTBEAT, SILENCE_LIMIT, DaemonContext
 from reloadd.daemon.handlers import HANDLERS
 from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.housekeeping import HOUSEKEEPING_INTERVAL, check_clients
@@ -37,7 +37,6 @@ from reloadd.daemon.registration import on_roots_watched
 from reloadd.daemon.registry import ClientId, Registry
 from reloadd.daemon.root_watcher import WATCH_TIMEOUT, RootWatcher
 from reloadd.daemon.state_keeper import StateKeeper
-from reloadd.daemon.wakeup import Wakeup
 from reloadd.daemon.watched_roots import WatchedRoots
 from reloadd.protocol import (
     BackendError,
@@ -48,8 +47,10 @@ from reloadd.protocol import (
     decode_request,
     request_id,
 )
+from reloadd.protocol.defaults import DEFAULT_GRACE
 from reloadd.protocol.endpoint import Endpoint
 from reloadd.protocol.limits import MAX_MESSAGE_BYTES
+from reloadd.protocol.wakeup import Wakeup
 
 __all__ = [
     "DEFAULT_GRACE",

@@ -2,7 +2,12 @@
 
 No sockets and no threads live here: messages (frozen records), the one
 :func:`encode`/:func:`decode` pair, the named limits, glob matching, and the
-rules that map a project to its root and endpoint.
+rules that map a project to its root and endpoint. Also what both sides must agree
+on beyond the wire, written once because the client and the daemon may not import
+each other: the daemon's defaults (:mod:`~reloadd.protocol.defaults`), what a change
+to a file is (:mod:`~reloadd.protocol.file_state`), and the one wake-up pipe both use
+to hand work between their threads (:mod:`~reloadd.protocol.wakeup`, a pipe and a
+lock, no thread of its own).
 """
 
 from reloadd.protocol.codec import (

@@ -95,9 +95,20 @@ def compile_glob(pattern: str) -> GlobPattern:
     return GlobPattern(pattern)
 
 
+def path_below(directory: str, path: str) -> str | None:
+    """Absolute ``path`` relative to absolute ``directory``, or None if it is not below it."""
+    prefix = directory.rstrip("/") + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else None
+
+
+def glob_match(directory: str, pattern: str, path: str) -> str | None:
+    """``path`` relative to ``directory`` if ``pattern`` (relative to it) matches it, else None."""
+    relative = path_below(directory, path)
+    if relative is None or not compile_glob(pattern).matches(tuple(relative.split("/"))):
+        return None
+    return relative
+
+
 def glob_matches(directory: str, pattern: str, path: str) -> bool:
     """Whether absolute ``path`` is matched by ``pattern`` relative to absolute ``directory``."""
-    prefix = directory.rstrip("/") + "/"
-    if not path.startswith(prefix):
-        return False
-    return compile_glob(pattern).matches(tuple(path[len(prefix) :].split("/")))
+    return glob_match(directory, pattern, path) is not None

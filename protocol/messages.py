@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import ClassVar
 
+from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
 from reloadd.protocol.errors import ErrorCode, ProtocolError
 from reloadd.protocol.fields import Count, Heartbeat, HumanText, Pid, RequestId, UnixTime, Version
 from reloadd.protocol.limits import MAX_NAME_LENGTH
@@ -112,7 +113,7 @@ class Welcome(Reply):
     root: str
     backend: str
     pid: Pid
-    heartbeat: Heartbeat = 2.0
+    heartbeat: Heartbeat = DEFAULT_HEARTBEAT
     """Seconds between the client's ``ping``s; a client silent for several is dropped."""
     registration: str = ""
     """The digest of the registration this client took back (it restarted within its grace

@@ -14,16 +14,35 @@ The modules, one job each:
   while no child serves: a 503 page naming the error; a child that binds the held port.
 * :mod:`~reloadd.client.run.command` — the command checked before anything starts, and
   its exit status; :mod:`~reloadd.client.run.signals` and
-  :mod:`~reloadd.client.run.wakeup` — the supervisor's signals, the one wake-up pipe.
+  :mod:`~reloadd.protocol.wakeup` — the supervisor's signals, the one wake-up pipe.
 * :mod:`~reloadd.client.run.options` and :mod:`~reloadd.client.run.patterns` — the
   command line, ``--watch`` and ``--ignore``.
 
 See ``docs/run.md``.
 """
 
-from reloadd.client.run.options import RunError, RunOptions, add_arguments, options_from_args
-from reloadd.client.run.sockets import listen_sockets
-from reloadd.client.run.supervisor import Supervisor, run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reloadd.client.run.options import RunError, RunOptions, add_arguments, options_from_args
+    from reloadd.client.run.sockets import listen_sockets
+    from reloadd.client.run.supervisor import Supervisor, run
+
+_HOMES = {
+    "RunError": "options",
+    "RunOptions": "options",
+    "add_arguments": "options",
+    "options_from_args": "options",
+    "listen_sockets": "sockets",
+    "Supervisor": "supervisor",
+    "run": "supervisor",
+}
+"""Where each public name lives. They are imported on first use, so that importing
+:mod:`~reloadd.client.run.child_hook` (as :mod:`reloadd.client.modules` does) does not
+load the supervisor."""
 
 __all__ = [
     "RunError",
@@ -34,3 +53,16 @@ __all__ = [
     "options_from_args",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

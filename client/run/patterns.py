@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reloadd.protocol.globs import glob_matches
+from reloadd.protocol.globs import glob_matches, path_below
 
 _MAGIC = frozenset("*?[")
 
@@ -94,9 +94,8 @@ class IgnoreRules:
     def ignores(self, path: str) -> bool:
         """Whether an absolute path is left out."""
         if self.names:
-            prefix = self.base.rstrip("/") + "/"
-            below = path[len(prefix) :] if path.startswith(prefix) else os.path.basename(path)
-            names = below.split("/")
+            below = path_below(self.base, path)
+            names = (below if below is not None else os.path.basename(path)).split("/")
             if any(fnmatch.fnmatchcase(n, pattern) for n in names for pattern in self.names):
                 return True
         return any(glob_matches(directory, pattern, path) for directory, pattern in self.globs)

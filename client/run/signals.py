@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-from reloadd.client.run.wakeup import Wakeup
+from reloadd.protocol.wakeup import Wakeup
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """The signals that stop ``reloadd run`` (and its child)."""

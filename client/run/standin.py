@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from reloadd.client.run.wakeup import Wakeup
+from reloadd.protocol.wakeup import Wakeup
 
 HEAD_LIMIT = 64 * 1024
 """Bytes of a request's head read at most; a longer head is answered as it is."""
@@ -225,8 +225,8 @@ class StandIn:
         try:
             if response is not None:
                 conn.sock.settimeout(SEND_TIMEOUT)
+                self.answered += 1  # before sending: whoever has read the page sees it counted
                 conn.sock.sendall(response)
-                self.answered += 1
                 conn.sock.shutdown(socket.SHUT_WR)
                 conn.sock.setblocking(False)
                 conn.sock.recv(HEAD_LIMIT)  # a request body left unread would make close() reset

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TextIO
 
 from reloadd.client.connection import Client
-from reloadd.client.polling import written_at
+from reloadd.client.idle_exit import BACKGROUND_IDLE_EXIT, describe_duration
+from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.run.child import Child
 from reloadd.client.run.command import check_command, how_it_ended, shell_status
 from reloadd.client.run.conflict import port_conflict
@@ -43,9 +44,6 @@ STARTUP_DIR = Path(__file__).with_name("startup")
 RESTART_EXIT_CODE = 3
 """A child exiting with this code asks to be restarted (Django's and werkzeug's convention)."""
 
-CLOCK_MARGIN = 0.01
-"""Seconds of slack between ``time.time()`` and file timestamps: the kernel stamps files
-with a clock that lags by up to one tick (10 ms at 100 Hz)."""
 
 QUICK_RESTARTS = 5
 """Restart requests (exit code 3) in a row, each within ``QUICK_EXIT`` of the start, that
@@ -56,7 +54,10 @@ QUICK_EXIT = 1.0
 NO_FILES_WARNING = 3.0
 """Seconds after which a child that reported no file, with no --watch given, is warned about."""
 
-IDLE_EXIT_NOTE = "exits by itself after 30 minutes without clients; 'reloadd stop' ends it now"
+IDLE_EXIT_NOTE = (
+    f"exits by itself after {describe_duration(BACKGROUND_IDLE_EXIT)} without clients; "
+    "'reloadd stop' ends it now"
+)
 """What becomes of a daemon that ``reloadd run`` started for a command that could not run."""
 
 

@@ -3,7 +3,7 @@
 A :class:`~reloadd.client.Client` is used from one thread; this thread owns it
 for the life of ``reloadd run``, across child restarts, under one stable name.
 The main thread hands it files to register (with their ``since``) and gets the
-changes back through a queue, with a :class:`~reloadd.client.run.wakeup.Wakeup` to wake
+changes back through a queue, with a :class:`~reloadd.protocol.wakeup.Wakeup` to wake
 its selector (safe to set after :meth:`Watcher.stop` gave up waiting for the thread).
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reloadd.client.connection import Client
-from reloadd.client.run.wakeup import Wakeup
 from reloadd.protocol import ReloaddError
+from reloadd.protocol.wakeup import Wakeup
 
 IDLE_SLICE = 0.5
 """Seconds the thread waits on the daemon before it looks for files to register, when idle.

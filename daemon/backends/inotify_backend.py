@@ -2,7 +2,7 @@
 
 Every folder under every root is watched by one
 :class:`~reloadd.daemon.backends.inotify_tree.InotifyTree`. Its thread sleeps in
-``poll`` on the inotify descriptor (and a :class:`~reloadd.daemon.wakeup.Wakeup` for
+``poll`` on the inotify descriptor (and a :class:`~reloadd.protocol.wakeup.Wakeup` for
 :meth:`InotifyBackend.close`; ``poll``, not ``select``, so descriptors above 1024 work),
 so while nothing changes it is never woken and costs no CPU at all. That is why this
 exists instead of watchfiles' ``RustNotify`` (still used on other systems, see
@@ -56,8 +56,8 @@ from reloadd.daemon.backends.base import ChangeBatch, ChangeSink
 from reloadd.daemon.backends.builtin_base import RETRY_DELAY, BuiltinBackendBase
 from reloadd.daemon.backends.inotify_tree import Events, InotifyTree
 from reloadd.daemon.backends.nesting import outermost
-from reloadd.daemon.wakeup import Wakeup
 from reloadd.protocol.errors import BackendError
+from reloadd.protocol.wakeup import Wakeup
 
 log = logging.getLogger("reloadd.daemon.builtin")
 

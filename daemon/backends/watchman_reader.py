@@ -2,7 +2,7 @@
 
 The thread ``reloadd-watchman`` owns the *subscription* connection (a pywatchman client
 is not thread-safe, and a subscription belongs to the connection that made it). It
-sleeps in ``poll`` on that socket and on a :class:`~reloadd.daemon.wakeup.Wakeup`;
+sleeps in ``poll`` on that socket and on a :class:`~reloadd.protocol.wakeup.Wakeup`;
 other threads hand it work through :meth:`Reader.send` (a ``subscribe`` to run, or
 :class:`~reloadd.daemon.backends.watchman_subscriptions.Stop`) and wait on the work's
 ``Future``. Every batch is handed to the sink from this thread.
@@ -40,8 +40,8 @@ from reloadd.daemon.backends.watchman_wire import (
     reduce_prefixes,
     settle,
 )
-from reloadd.daemon.wakeup import Wakeup
 from reloadd.protocol.errors import BackendError, WatchmanUnavailable
+from reloadd.protocol.wakeup import Wakeup
 
 log = logging.getLogger("reloadd.daemon.watchman")
 

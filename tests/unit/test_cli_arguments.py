@@ -188,3 +188,15 @@ def test_a_daemon_started_in_the_background_is_not_the_starters_service(
 )
 def test_what_changed_says(counts: tuple[int, int, int], sentence: str) -> None:
     assert told(*counts) == sentence
+
+
+@pytest.mark.parametrize("command", ["serve", "start"])
+def test_the_command_line_states_the_daemons_own_defaults(command: str) -> None:
+    import inspect
+
+    import reloadd.daemon.main
+
+    daemon_defaults = inspect.signature(reloadd.daemon.main.serve).parameters
+    args = parse_arguments([command])
+    assert args.grace == daemon_defaults["grace"].default
+    assert args.log_level == daemon_defaults["log_level"].default

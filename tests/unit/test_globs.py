@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from reloadd.daemon.glob_scan import ScanBudget, glob_files
 from reloadd.protocol import ErrorCode, ProtocolError
-from reloadd.protocol.globs import GlobPattern, compile_glob, glob_matches
+from reloadd.protocol.globs import GlobPattern, compile_glob, glob_match, glob_matches, path_below
 
 TREE_FILES = [
     "a.py",
@@ -285,3 +285,15 @@ def test_random_patterns_agree_with_path_glob(tree: Path, folder: str, parts: li
     directory = tree / folder
     paths = every_path(tree)
     assert matched(directory, pattern, paths) == expected_matches(directory, pattern, paths)
+
+
+def test_path_below_is_relative_only_below_the_folder() -> None:
+    assert path_below("/p/templates/", "/p/templates/a/b.html") == "a/b.html"
+    assert path_below("/p/templates", "/p/templates-old/b.html") is None
+    assert path_below("/p/templates", "/p/templates") is None
+
+
+def test_glob_match_gives_the_matched_path_relative_to_the_glob_folder() -> None:
+    assert glob_match("/p/templates", "**/*.html", "/p/templates/a/b.html") == "a/b.html"
+    assert glob_match("/p/templates", "**/*.html", "/p/templates/a/b.txt") is None
+    assert glob_match("/p/templates", "**/*.html", "/p/other/b.html") is None

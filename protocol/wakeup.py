@@ -1,12 +1,15 @@
-"""``reloadd run``'s one wake-up primitive: a pipe another thread (or a signal) writes to wake a selector.
+"""The one wake-up primitive of the daemon and of ``reloadd run``: a pipe a thread writes to wake a poller.
 
-The supervisor's main loop waits in a selector; the watcher thread wakes it
-when it has changes, and ``signal.set_wakeup_fd`` when a signal arrives. A
-:class:`Wakeup` is safe to :meth:`~Wakeup.set` from any thread, also after
-:meth:`~Wakeup.close`: the watcher thread may outlive ``reloadd run``'s wait for
-it, and must then never write into a descriptor number the process has since
-reused for something else. (The client may not import ``reloadd.daemon``, which
-has its own twin in ``daemon/wakeup.py``.)
+Every thread hand-over (the daemon's backend batches, finished root watches and
+signals; ``reloadd run``'s watcher thread and signals) wakes its waiting side
+through a :class:`Wakeup`: the waiting side polls :meth:`Wakeup.fileno` next to its
+other descriptors and calls :meth:`Wakeup.clear` once woken.
+
+It lives here, with the wire format, because the client and the daemon may not
+import each other and both need it; like the rest of ``reloadd.protocol`` it uses
+the standard library only. :meth:`~Wakeup.set` is safe from any thread, also after
+:meth:`~Wakeup.close`: a thread may outlive its owner's wait for it, and must then
+never write into a descriptor number the process has since reused.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class Wakeup:
         self._closed = False
 
     def fileno(self) -> int:
-        """The descriptor to select on for reading."""
+        """The descriptor to poll (or select) on for reading."""
         return self._read_fd
 
     @property
@@ -35,13 +38,13 @@ class Wakeup:
         return self._write_fd
 
     def set(self) -> None:
-        """Wake the selector; never blocks, and does nothing once closed."""
+        """Wake the poller; never blocks, and does nothing once closed."""
         with self._lock:
             if self._closed:
                 return
             try:
                 os.write(self._write_fd, b"!")
-            except BlockingIOError:  # the pipe is full: the selector is awake already
+            except BlockingIOError:  # the pipe is full: the poller is awake already
                 pass
 
     def clear(self) -> None:
