@@ -26,6 +26,19 @@ def edit(path: Path, text: str | None = None) -> None:
     path.write_text(text if text is not None else f"# edited at {time.time_ns()}\n")
 
 
+def wait_until_older(*paths: Path, by: float = 0.0) -> None:
+    """Wait until the clock is more than ``by`` seconds past every path's mtime and ctime.
+
+    The signal a test needs before starting something that must see these files as old
+    (a process's start time, a client's ``since``), instead of a guessed sleep.
+    """
+    stamp = max(max(p.stat().st_mtime, p.stat().st_ctime) for p in paths) + by
+    deadline = time.monotonic() + NOTIFY_TIMEOUT
+    while time.time() <= stamp:
+        assert time.monotonic() < deadline, "the clock did not move past the files' times"
+        time.sleep(0.001)
+
+
 def expect_changes(client: Client, *paths: Path) -> list[Path]:
     """Wait for exactly one notification naming exactly ``paths``, and no second one."""
     changed = client.wait(timeout=NOTIFY_TIMEOUT)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reloadd.client import Client
+from reloadd.client.requests import RESTART_MARGIN
 from reloadd.daemon.saved_state import load as load_state
 from reloadd.daemon.saved_state import state_dir
 from reloadd.protocol import Role
@@ -27,6 +28,7 @@ from tests.integration.helpers import (
     expect_changes,
     expect_quiet,
     files_written_meanwhile,
+    wait_until_older,
     written_names,
 )
 
@@ -132,7 +134,7 @@ def test_changes_while_another_client_adds_roots_are_all_reported(
 def test_edit_before_process_start_is_not_reported(daemon: DaemonProcess, project: Path) -> None:
     app = project / "app.py"
     app.write_text("x = 1\n")
-    time.sleep(0.05)  # mtime granularity: the edit must lie before the child's start
+    wait_until_older(app)  # the edit must lie before the child's start
     lines = run_child_that_registers_late(project, app, lambda: None, patience=QUIET_PERIOD)
     assert lines == ["changed:", "then:"]
 
@@ -258,7 +260,7 @@ def test_change_while_the_daemon_is_dead_is_reported_once_a_client_brings_one_ba
     app, other = project / "app.py", project / "other.py"
     app.write_text("x = 1\n")
     other.write_text("y = 1\n")
-    time.sleep(0.2)  # older than the client's re-registration margin (0.1 s), so not reported
+    wait_until_older(app, other, by=RESTART_MARGIN)  # so not reported as missed edits
     with Client(project, name="web") as client:
         client.watch(files=[app, other])
         old_instance = client.daemon.instance
