@@ -26,6 +26,37 @@ def edit(path: Path, text: str | None = None) -> None:
     path.write_text(text if text is not None else f"# edited at {time.time_ns()}\n")
 
 
+def wait_until_older(*paths: Path, by: float = 0.0) -> None:
+    """Wait until the clock is more than ``by`` seconds past every path's mtime and ctime.
+
+    The signal a test needs before starting something that must see these files as old
+    (a process's start time, a client's ``since``), instead of a guessed sleep.
+    """
+    stamp = max(max(p.stat().st_mtime, p.stat().st_ctime) for p in paths) + by
+    deadline = time.monotonic() + NOTIFY_TIMEOUT
+    while time.time() <= stamp:
+        assert time.monotonic() < deadline, "the clock did not move past the files' times"
+        time.sleep(0.001)
+
+
+def wait_for_file_clock_past(since: float, folder: Path) -> None:
+    """Wait until a file written in ``folder`` now gets a time after ``since``.
+
+    File times come from the kernel's coarse clock, which lags ``time.time()`` by up to
+    a tick: a write right after ``since = time.time()`` can look older than ``since``,
+    and the daemon rightly ignores it. A probe file's ctime is the signal.
+    """
+    probe = folder / ".clock-probe"
+    deadline = time.monotonic() + NOTIFY_TIMEOUT
+    while True:
+        probe.write_text("")
+        if probe.stat().st_ctime > since:
+            break
+        assert time.monotonic() < deadline, "the file clock did not move past since"
+        time.sleep(0.001)
+    probe.unlink()
+
+
 def expect_changes(client: Client, *paths: Path) -> list[Path]:
     """Wait for exactly one notification naming exactly ``paths``, and no second one."""
     changed = client.wait(timeout=NOTIFY_TIMEOUT)

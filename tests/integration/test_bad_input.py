@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgpack
 import pytest
-import zmq
 
 from reloadd.client import Client, RequestRejected
 from reloadd.protocol import (
@@ -16,12 +14,12 @@ from reloadd.protocol import (
     Error,
     ErrorCode,
     Hello,
-    Message,
     Noted,
+    Ping,
+    Pong,
     Saved,
     Watch,
     Welcome,
-    decode,
     encode,
 )
 from reloadd.protocol.limits import (
@@ -32,71 +30,13 @@ from reloadd.protocol.limits import (
     MAX_PATHS_PER_MESSAGE,
 )
 from tests.daemon_process import DaemonProcess
+from tests.integration.raw_client import RawSockets, ask, hello, raw_socket, still_serving
 
 
 @pytest.fixture
 def backend_name() -> str:
     """These tests are about the daemon, not the watcher: the built-in one suffices."""
     return "builtin"
-
-
-REPLY_TIMEOUT_MS = 5000
-
-
-class RawSockets:
-    """Bare DEALER sockets, as a hostile or buggy client would use; all closed after the test."""
-
-    def __init__(self) -> None:
-        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self.sockets: list[zmq.Socket[bytes]] = []
-
-    def connect(self, daemon: DaemonProcess) -> zmq.Socket[bytes]:
-        """A new socket connected to the daemon."""
-        sock = self.context.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(daemon.endpoint.address)
-        self.sockets.append(sock)
-        return sock
-
-    def close(self) -> None:
-        """Close every socket and the context."""
-        for sock in self.sockets:
-            sock.close(linger=0)
-        self.context.term()
-
-
-@pytest.fixture
-def context() -> Iterator[RawSockets]:
-    """Raw sockets for one test."""
-    raw = RawSockets()
-    yield raw
-    raw.close()
-
-
-def raw_socket(raw: RawSockets, daemon: DaemonProcess) -> zmq.Socket[bytes]:
-    """A bare DEALER connected to the daemon."""
-    return raw.connect(daemon)
-
-
-def ask(sock: zmq.Socket[bytes], data: bytes | list[bytes]) -> Message:
-    """Send raw bytes (or frames) and decode the reply."""
-    if isinstance(data, list):
-        sock.send_multipart(data)
-    else:
-        sock.send(data)
-    assert sock.poll(REPLY_TIMEOUT_MS), "the daemon did not reply"
-    return decode(sock.recv())
-
-
-def hello(sock: zmq.Socket[bytes], protocol: int = PROTOCOL_VERSION) -> Message:
-    """Register the raw socket."""
-    return ask(sock, encode(Hello(id=1, protocol=protocol, name="raw", pid=os.getpid())))
-
-
-def still_serving(project: Path) -> None:
-    """The daemon still answers a real client's status request."""
-    with Client(project, name="checker", spawn=False) as client:
-        assert client.status().root == str(project)
 
 
 BAD_MESSAGES: list[tuple[str, bytes, ErrorCode, int | None]] = [
@@ -210,12 +150,12 @@ BAD_MESSAGES: list[tuple[str, bytes, ErrorCode, int | None]] = [
 def test_bad_message_gets_an_error_reply(
     daemon: DaemonProcess,
     project: Path,
-    context: RawSockets,
+    raw_sockets: RawSockets,
     data: bytes,
     code: ErrorCode,
     re: int | None,
 ) -> None:
-    sock = raw_socket(context, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     assert isinstance(hello(sock), Welcome)
     reply = ask(sock, data)
     assert isinstance(reply, Error)
@@ -225,9 +165,9 @@ def test_bad_message_gets_an_error_reply(
 
 
 def test_request_before_hello_is_refused(
-    daemon: DaemonProcess, project: Path, context: RawSockets
+    daemon: DaemonProcess, project: Path, raw_sockets: RawSockets
 ) -> None:
-    sock = raw_socket(context, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     reply = ask(sock, encode(Watch(id=3, files=(str(project / "a.py"),))))
     assert isinstance(reply, Error)
     assert (reply.code, reply.re) == (ErrorCode.NOT_REGISTERED, 3)
@@ -236,9 +176,9 @@ def test_request_before_hello_is_refused(
 
 
 def test_saved_before_hello_is_refused(
-    daemon: DaemonProcess, project: Path, context: RawSockets
+    daemon: DaemonProcess, project: Path, raw_sockets: RawSockets
 ) -> None:
-    sock = raw_socket(context, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     reply = ask(sock, encode(Saved(id=4, paths=(str(project / "a.py"),))))
     assert isinstance(reply, Error)
     assert (reply.code, reply.re) == (ErrorCode.NOT_REGISTERED, 4)
@@ -249,9 +189,9 @@ def test_saved_before_hello_is_refused(
 
 
 def test_wrong_protocol_version_is_refused(
-    daemon: DaemonProcess, project: Path, context: RawSockets
+    daemon: DaemonProcess, project: Path, raw_sockets: RawSockets
 ) -> None:
-    sock = raw_socket(context, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     reply = hello(sock, protocol=PROTOCOL_VERSION + 1)
     assert isinstance(reply, Error)
     assert reply.code == ErrorCode.VERSION_MISMATCH
@@ -260,9 +200,9 @@ def test_wrong_protocol_version_is_refused(
 
 
 def test_multi_frame_message_is_refused(
-    daemon: DaemonProcess, project: Path, context: RawSockets
+    daemon: DaemonProcess, project: Path, raw_sockets: RawSockets
 ) -> None:
-    sock = raw_socket(context, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     reply = ask(sock, [encode(Hello(id=1, protocol=PROTOCOL_VERSION, name="x", pid=1)), b"extra"])
     assert isinstance(reply, Error)
     assert reply.code == ErrorCode.BAD_MESSAGE
@@ -270,9 +210,9 @@ def test_multi_frame_message_is_refused(
 
 
 def test_oversized_message_gets_too_large(
-    daemon: DaemonProcess, project: Path, context: RawSockets
+    daemon: DaemonProcess, project: Path, raw_sockets: RawSockets
 ) -> None:
-    sock = raw_socket(context, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     hello(sock)
     reply = ask(sock, b"\x00" * (MAX_MESSAGE_BYTES + 1))
     assert isinstance(reply, Error)
@@ -281,9 +221,9 @@ def test_oversized_message_gets_too_large(
 
 
 def test_huge_frame_is_dropped_without_hurting_anyone(
-    daemon: DaemonProcess, project: Path, context: RawSockets
+    daemon: DaemonProcess, project: Path, raw_sockets: RawSockets
 ) -> None:
-    sock = raw_socket(context, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     hello(sock)
     sock.send(b"\x00" * (2 * MAX_MESSAGE_BYTES + 1))  # over ZMQ_MAXMSGSIZE: the peer is cut off
     assert not sock.poll(500)
@@ -308,15 +248,20 @@ def test_globs_per_client_limit(daemon: DaemonProcess, project: Path) -> None:
     still_serving(project)
 
 
-def test_clients_limit(daemon: DaemonProcess, project: Path, context: RawSockets) -> None:
-    sockets = [raw_socket(context, daemon) for _ in range(MAX_CLIENTS)]
+def test_clients_limit(daemon: DaemonProcess, project: Path, raw_sockets: RawSockets) -> None:
+    sockets = [raw_socket(raw_sockets, daemon) for _ in range(MAX_CLIENTS)]
     for sock in sockets:
         assert isinstance(hello(sock), Welcome)
-    extra = raw_socket(context, daemon)
+    extra = raw_socket(raw_sockets, daemon)
     reply = hello(extra)
     assert isinstance(reply, Error)
     assert reply.code == ErrorCode.LIMIT_EXCEEDED
     sockets[0].send(msgpack.packb({"type": "bye"}))
+    # ``bye`` has no reply, and the daemon reads each connection on its own: the extra's next
+    # hello could overtake it. The pong to a ping on the same connection says it was read.
+    pong = ask(sockets[0], encode(Ping(id=3)))
+    assert isinstance(pong, Pong)
+    assert not pong.registered
     # Once one leaves, the next gets in; the daemon kept serving throughout.
     assert isinstance(
         ask(extra, encode(Hello(id=2, protocol=PROTOCOL_VERSION, name="x", pid=os.getpid()))),

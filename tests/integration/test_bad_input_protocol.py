@@ -7,7 +7,6 @@ real daemon reads requests with ``decode_request`` and answers as ``docs/protoco
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgpack
@@ -15,21 +14,13 @@ import pytest
 
 from reloadd.protocol import PROTOCOL_VERSION, Error, ErrorCode, Noted, Welcome, encode
 from tests.daemon_process import DaemonProcess
-from tests.integration.test_bad_input import RawSockets, ask, hello, raw_socket, still_serving
+from tests.integration.raw_client import RawSockets, ask, hello, raw_socket, still_serving
 
 
 @pytest.fixture
 def backend_name() -> str:
     """These tests are about the daemon, not the watcher: the built-in one suffices."""
     return "builtin"
-
-
-@pytest.fixture
-def sockets() -> Iterator[RawSockets]:
-    """Raw sockets for one test, all closed after it."""
-    raw = RawSockets()
-    yield raw
-    raw.close()
 
 
 HELLO = {"type": "hello", "id": 1, "protocol": PROTOCOL_VERSION, "name": "raw", "pid": os.getpid()}
@@ -53,10 +44,10 @@ DAEMON_ONLY: list[tuple[str, bytes]] = [
 @pytest.mark.parametrize("registered", [False, True], ids=["unregistered", "registered"])
 @pytest.mark.parametrize("data", [case[1] for case in DAEMON_ONLY], ids=[c[0] for c in DAEMON_ONLY])
 def test_a_daemon_only_message_is_unexpected_whatever_its_fields(
-    daemon: DaemonProcess, project: Path, sockets: RawSockets, data: bytes, registered: bool
+    daemon: DaemonProcess, project: Path, raw_sockets: RawSockets, data: bytes, registered: bool
 ) -> None:
     """These were answered ``bad_field`` (bad fields) or ``not_registered`` (before ``hello``)."""
-    sock = raw_socket(sockets, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     if registered:
         assert isinstance(hello(sock), Welcome)
     reply = ask(sock, data)
@@ -103,12 +94,12 @@ HOSTILE: list[tuple[str, bytes, ErrorCode, int | None]] = [
 def test_hostile_values_get_an_error_naming_the_request(
     daemon: DaemonProcess,
     project: Path,
-    sockets: RawSockets,
+    raw_sockets: RawSockets,
     data: bytes,
     code: ErrorCode,
     re: int | None,
 ) -> None:
-    sock = raw_socket(sockets, daemon)
+    sock = raw_socket(raw_sockets, daemon)
     assert isinstance(hello(sock), Welcome)
     reply = ask(sock, data)
     assert isinstance(reply, Error)

@@ -30,7 +30,7 @@ from reloadd.client import Client, DaemonNotRunning, Role
 from reloadd.client.cli import main
 from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
-from tests.integration.helpers import edit, expect_changes
+from tests.integration.helpers import edit, expect_changes, wait_for_file_clock_past
 
 ATTEMPTS = 5
 """Tries for the report to reach the daemon before the watcher's report of the same write
@@ -193,6 +193,7 @@ def test_a_reported_change_is_in_the_history_for_since(
     daemon: DaemonProcess, server: Client, editor: Client, files: Files
 ) -> None:
     since = time.time()
+    wait_for_file_clock_past(since, files.hidden.parent)  # else the write may look older
     write_unseen(files)  # only the report can have put it in the daemon's history
     assert editor.saved([files.app]).recorded == 1
     expect_changes(server, files.app)

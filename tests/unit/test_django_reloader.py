@@ -324,18 +324,21 @@ def test_a_receiver_that_handles_the_change_prevents_the_restart(
 
 
 def test_a_wait_is_bounded_so_stop_from_another_thread_ends_run_loop(client: FakeClient) -> None:
+    waiting = threading.Event()
+
     class SlowClient(FakeClient):
         def wait(self, timeout: float | None = None) -> list[Path]:
             assert timeout is not None
             assert timeout <= DaemonReloader.wait_timeout
-            time.sleep(0.05)
+            waiting.set()
+            time.sleep(0.05)  # a wait that blocks for a while, as a real one does
             return super().wait(timeout)
 
     slow = SlowClient()
     reloader = DaemonReloader(slow, since=1.0)
     runner = threading.Thread(target=reloader.run_loop)
     runner.start()
-    time.sleep(0.2)
+    assert waiting.wait(timeout=5), "run_loop never waited for changes"
     reloader.stop()
     runner.join(timeout=5)
     assert not runner.is_alive()
