@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reloadd.daemon import registration
+from reloadd.daemon import registration, roots
 from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.registry import ClientRecord
 from reloadd.daemon.root_watcher import PendingWatch
@@ -54,13 +54,13 @@ def _record(files: dict[str, str]) -> ClientRecord:
     )
 
 
-def _ctx(roots: list[Path], *, dropped: bool = False) -> Any:
-    return SimpleNamespace(roots=SimpleNamespace(current=frozenset(roots), ever_dropped=dropped))
+def _ctx(watched: list[Path], *, dropped: bool = False) -> Any:
+    return SimpleNamespace(roots=SimpleNamespace(current=frozenset(watched), ever_dropped=dropped))
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     checked: list[list[str]] = []
-    real = registration.uncovered
+    real = roots.uncovered
 
     def spy(files: Any, glob_dirs: Any, watched: Any) -> list[str]:
         files, glob_dirs = list(files), list(glob_dirs)
