@@ -88,7 +88,7 @@ def register(ctx: DaemonContext, record: ClientRecord, pending: PendingWatch) ->
     log.debug(
         "%s watches %d files and %d globs", label(record), len(record.files), len(record.globs)
     )
-    unwatched = uncovered(files.values(), globs.values(), ctx.roots.current)
+    unwatched = _uncovered(ctx, record, pending, everything=watch.unchanged)
     if unwatched:
         log.warning(
             "%s: not watching %d paths, e.g. %s", label(record), len(unwatched), unwatched[0]
@@ -111,3 +111,31 @@ def register(ctx: DaemonContext, record: ClientRecord, pending: PendingWatch) ->
         )
         replies.extend(changed_messages(missed, time.time()))
     return replies
+
+
+def _uncovered(
+    ctx: DaemonContext, record: ClientRecord, pending: PendingWatch, *, everything: bool
+) -> list[str]:
+    """The paths no watched root covers: of the request, or of the whole registration.
+
+    A restarted client's ``unchanged`` watch asks about all of its (say 20,000) paths;
+    checking each one at every restart cost a millisecond. Until a root is dropped roots
+    only grow, so only the paths found uncovered before (kept on the record) and those
+    this request adds need checking; once one was dropped, everything is checked again.
+    """
+    if everything and ctx.roots.ever_dropped:
+        files, globs = record.files, record.globs
+    else:
+        files = {g: r for g, r in record.unwatched_files.items() if g in record.files}
+        globs = {g: r for g, r in record.unwatched_globs.items() if g in record.globs}
+        files.update(pending.files)
+        globs.update(pending.globs)
+    unwatched = uncovered(files.values(), globs.values(), ctx.roots.current)
+    names = set(unwatched)
+    record.unwatched_files = {g: r for g, r in files.items() if r in names} if names else {}
+    record.unwatched_globs = {g: r for g, r in globs.items() if r in names} if names else {}
+    if everything or not names:
+        return unwatched
+    return sorted(
+        name for name in (*pending.files.values(), *pending.globs.values()) if name in names
+    )

@@ -51,6 +51,11 @@ class ClientRecord:
     """Real path → the file's state when the client was last told it changed (no repeats)."""
     taken_back: bool = False
     """Set when a ``hello`` took this registration back, until the client's next ``watch``."""
+    unwatched_files: dict[str, str] = field(default_factory=dict)
+    """Files (as given → real path) no watched root covered when last checked; until a
+    root is dropped roots only grow, so no other file of the registration can be uncovered."""
+    unwatched_globs: dict[GlobSpec, str] = field(default_factory=dict)
+    """Globs (→ the real path of their folder) no watched root covered when last checked."""
 
 
 class Registry:

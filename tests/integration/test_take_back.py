@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from reloadd.client import Client
@@ -40,3 +41,20 @@ def test_a_client_that_registers_the_same_files_keeps_its_registration(
         assert (reply.files, reply.globs) == (1, 1)
         edit(project / "notes.txt")
         expect_changes(second, project / "notes.txt")
+
+
+def test_a_taken_back_registration_still_names_its_unwatched_paths(
+    daemon: DaemonProcess, project: Path
+) -> None:
+    app = project / "app.py"
+    app.write_text("x = 1\n")
+    missing = Path("/nonexistent-dir/x.py")
+    with Client(project, name="web", spawn=False) as client:
+        assert client.watch(files=[app, missing]).unwatched == 1
+    restarted_at = time.time()
+    with Client(project, name="web", spawn=False) as client:
+        client.watch(files=[app, missing], since=restarted_at)  # taken back: sent unchanged
+        edit(app)
+        expect_changes(client, app)
+    # Both registrations logged the path no root covers, the second without re-checking all.
+    assert daemon.log().count("not watching 1 paths, e.g. /nonexistent-dir/x.py") == 2
