@@ -7,4 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec .venv/bin/python examples/devserver.py "$@"
+# Not `exec`: a process keeps its start time across exec, so the dev server would count the
+# files set-up just wrote as edits made while it started, and restart at once.
+.venv/bin/python examples/devserver.py "$@"
