@@ -15,6 +15,10 @@ def process_start_time(pid: int | None = None) -> float:
     than it, and is not reported as an edit the process missed. An edit made in
     the first tick, before the interpreter read any of the program's files, is
     not one either.
+
+    A process keeps its start time across ``exec``: a shell script that installs or
+    generates files and then ``exec``s the dev server makes those files look edited
+    after this time. Start the dev server as a child of such a script instead.
     """
     try:
         stat = Path(f"/proc/{pid or 'self'}/stat").read_text()
