@@ -5,27 +5,66 @@
 # own output is shown only when a step fails. Once set up, a second run checks
 # and installs nothing (pyproject.toml unchanged): the demo starts at once and
 # reinstalling never rewrites files a running dev server watches.
+#
+#   scripts/setup.sh           what the demo needs
+#   scripts/setup.sh --test    also what the test-suite needs (scripts/test.sh passes it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/quiet.sh
 . scripts/quiet.sh
 
-install_watchman() {
+FOR_TESTS=0
+if [ "${1:-}" = "--test" ]; then
+    FOR_TESTS=1
+fi
+
+# Debian packages, each as COMMAND-OR-FILE:PACKAGE (installed when the command, or the
+# file for a path, is missing). The demo needs only Watchman, and runs without it.
+DEMO_PACKAGES=(watchman:watchman)
+# What the tests use for real: one word per package, added by the feature that needs it.
+TEST_PACKAGES=()
+
+missing_packages() {
+    local entry thing package
+    for entry in "$@"; do
+        thing="${entry%%:*}"
+        package="${entry#*:}"
+        if [[ "$thing" == /* ]]; then
+            [ -e "$thing" ] || echo "$package"
+        else
+            command -v "$thing" >/dev/null 2>&1 || echo "$package"
+        fi
+    done
+}
+
+can_apt() {
+    command -v apt-get >/dev/null 2>&1 &&
+        { [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }
+}
+
+install_debian_packages() {
     local sudo=()
     if [ "$(id -u)" != 0 ]; then
         sudo=(sudo -n)
     fi
-    say "installing Watchman from Debian's packages"
+    say "installing $* from Debian's packages"
     quietly "apt-get update" "${sudo[@]}" apt-get update -q
-    quietly "installing Watchman" "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q watchman
+    quietly "installing $*" "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "$@"
 }
 
-if ! command -v watchman >/dev/null 2>&1; then
-    if command -v apt-get >/dev/null 2>&1 &&
-        { [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }; then
-        install_watchman
+wanted_packages=(${DEMO_PACKAGES[@]+"${DEMO_PACKAGES[@]}"})
+if [ "$FOR_TESTS" = 1 ]; then
+    wanted_packages+=(${TEST_PACKAGES[@]+"${TEST_PACKAGES[@]}"})
+fi
+mapfile -t missing < <(missing_packages "${wanted_packages[@]}")
+if [ "${#missing[@]}" -gt 0 ]; then
+    if can_apt; then
+        install_debian_packages "${missing[@]}"
+    elif [ "$FOR_TESTS" = 1 ]; then
+        say "cannot install ${missing[*]} (apt-get cannot be used); the tests need them"
+        exit 1
     else
         say "Watchman is not installed (and apt-get cannot be used); reloadd will use its built-in watcher"
     fi

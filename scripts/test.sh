@@ -3,5 +3,5 @@
 # against a private Watchman, real daemons and real dev servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
 exec .venv/bin/python -m pytest "$@"
