@@ -11,6 +11,7 @@ from reloadd.client.process import process_start_time
 from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State
 from reloadd.protocol import (
+    Crash,
     DaemonError,
     DaemonNotRunning,
     DaemonStartFailed,
@@ -19,11 +20,13 @@ from reloadd.protocol import (
     ReloaddError,
     RequestRejected,
     Role,
+    ServerState,
     VersionMismatch,
 )
 
 __all__ = [
     "Client",
+    "Crash",
     "DaemonError",
     "DaemonInfo",
     "DaemonNotRunning",
@@ -34,6 +37,7 @@ __all__ = [
     "RequestRejected",
     "Role",
     "SaveResult",
+    "ServerState",
     "State",
     "VersionMismatch",
     "WatchResult",

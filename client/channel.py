@@ -34,12 +34,14 @@ from reloadd.protocol import (
     DaemonTimeout,
     Error,
     ErrorCode,
+    Event,
     Message,
     Ping,
     ProtocolError,
     Reply,
     Request,
     RequestRejected,
+    Restart,
     VersionMismatch,
     decode,
     encode,
@@ -47,6 +49,9 @@ from reloadd.protocol import (
 from reloadd.protocol.endpoint import Endpoint
 
 R = TypeVar("R", bound=Reply)
+
+UNASKED = (Changed, Restart, Event)
+"""The message types the daemon sends unasked, which may arrive between a request and its reply."""
 
 INBOX_LIMIT = 1_000
 """Most messages the heartbeat thread reads ahead for a busy application; beyond, it only pings
@@ -65,16 +70,17 @@ def lost(exc: zmq.ZMQError, endpoint: Endpoint, doing: str) -> DaemonNotRunning:
 
 
 class Channel:
-    """A DEALER socket connected to ``endpoint``; ``changed`` messages go to ``on_changed``."""
+    """A DEALER socket connected to ``endpoint``; unasked messages met while waiting for a
+    reply (``changed``, ``restart``, ``event``) go to ``on_unasked``."""
 
     def __init__(
         self,
         context: zmq.Context[zmq.Socket[bytes]],
         endpoint: Endpoint,
-        on_changed: Callable[[Changed], None],
+        on_unasked: Callable[[Message], None],
     ) -> None:
         self.endpoint = endpoint
-        self._on_changed = on_changed
+        self._on_unasked = on_unasked
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._inbox: deque[Message] = deque()
@@ -127,8 +133,8 @@ class Channel:
                     f"in time; see 'reloadd status --root {self.endpoint.root}' and its log "
                     f"{self.endpoint.log_path}"
                 )
-            if isinstance(reply, Changed):
-                self._on_changed(reply)
+            if isinstance(reply, UNASKED):
+                self._on_unasked(reply)
             elif isinstance(reply, Error) and reply.re in (message.id, None):
                 if reply.code == ErrorCode.NOT_REGISTERED:
                     raise DaemonNotRunning(reply.message)

@@ -19,11 +19,11 @@ from reloadd.client.channel import Channel
 from reloadd.client.spawn import log_tail, spawn_daemon
 from reloadd.protocol import (
     PROTOCOL_VERSION,
-    Changed,
     DaemonNotRunning,
     DaemonStartFailed,
     DaemonTimeout,
     Hello,
+    Message,
     ReloaddError,
     Role,
     VersionMismatch,
@@ -58,7 +58,7 @@ class Dialer:
         self,
         context: zmq.Context[zmq.Socket[bytes]],
         endpoint: Endpoint,
-        on_changed: Callable[[Changed], None],
+        on_unasked: Callable[[Message], None],
         *,
         name: str,
         role: Role,
@@ -67,7 +67,7 @@ class Dialer:
     ) -> None:
         self.context = context
         self.endpoint = endpoint
-        self.on_changed = on_changed
+        self.on_unasked = on_unasked
         self.name = name
         self.role = role
         self.handshake_timeout = handshake_timeout
@@ -119,7 +119,7 @@ class Dialer:
         A daemon killed a moment ago can still accept a connection and then drop it:
         that is "nobody answers" (start a new daemon), not a failure to report.
         """
-        channel = Channel(self.context, self.endpoint, self.on_changed)
+        channel = Channel(self.context, self.endpoint, self.on_unasked)
         hello = Hello(
             id=channel.next_id(),
             protocol=PROTOCOL_VERSION,

@@ -27,12 +27,15 @@ from reloadd.client.requests import send_saved, send_watch, sendable, took_back
 from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
 from reloadd.protocol import (
+    Crash,
     DaemonNotRunning,
     DaemonTimeout,
     EndpointError,
     GlobSpec,
     ReloaddError,
     Role,
+    ServerState,
+    StateReport,
     Status,
     StatusReply,
     Stop,
@@ -41,6 +44,7 @@ from reloadd.protocol import (
     Watch,
     Watching,
     Welcome,
+    encode,
 )
 from reloadd.protocol.endpoint import (
     Endpoint,
@@ -112,6 +116,8 @@ class Client(Link):
         self._pending: list[str] = []
         self._more = False
         """The last ``changed`` message said another part follows."""
+        self._restart_asked = False
+        self._restart_requested = False
         self._last_heard = time.time()
         self._next_retry = 0.0
         try:
@@ -123,7 +129,7 @@ class Client(Link):
         self._dialer = Dialer(
             self._context,
             self.endpoint,
-            self._on_changed,
+            self._take,
             name=self.name,
             role=role,
             handshake_timeout=handshake_timeout,
@@ -236,12 +242,16 @@ class Client(Link):
 
         Returns an empty list on timeout. Changes that arrived while another
         request was in flight are returned first; a notification the daemon sent in
-        several parts is returned whole (unless ``timeout`` ends first). Meanwhile the
-        client sends heartbeats, and registers again or falls back to polling as needed.
+        several parts is returned whole (unless ``timeout`` ends first). It also returns,
+        with whatever changed so far (perhaps nothing), when someone asked for a restart
+        (``reloadd reload``): then :attr:`restart_requested` is True until the next call.
+        Meanwhile the client sends heartbeats, and registers again or falls back to
+        polling as needed.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         parts_until: float | None = None
-        while not self._pending or self._more:
+        self._restart_requested = False
+        while (not self._pending or self._more) and not self._restart_asked:
             if self._pending and parts_until is None:  # the first part came: bound the rest
                 parts_until = time.monotonic() + self.request_timeout
                 deadline = parts_until if deadline is None else min(deadline, parts_until)
@@ -259,7 +269,37 @@ class Client(Link):
         changed = list(dict.fromkeys(self._pending))
         self._pending.clear()
         self._more = False
+        self._restart_requested, self._restart_asked = self._restart_asked, False
         return [Path(path) for path in changed]
+
+    @property
+    def restart_requested(self) -> bool:
+        """Whether the last :meth:`wait` returned because a restart was asked for
+        (``reloadd reload``), not only because files changed: restart then too."""
+        return self._restart_requested
+
+    def report_state(
+        self,
+        state: ServerState,
+        *,
+        error: Crash | None = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        """Tell the daemon (and through it, editors and ``reloadd status``) this dev server's state.
+
+        ``error`` goes with :attr:`ServerState.CRASHED` (see
+        :func:`reloadd.client.crash.crash_of` to build one from an exception). Sent
+        without waiting; while no daemon can be reached there is no one to tell and
+        nothing is sent.
+        """
+        message = StateReport(state=state, error=error, duration_ms=duration_ms)
+        encode(message)  # a bad argument raises ProtocolError here, whatever the connection
+        if self._channel is None or not self.connected:
+            return
+        try:
+            self._channel.send(message)
+        except (DaemonNotRunning, DaemonTimeout) as exc:
+            self._reconnect(exc)
 
     def saved(self, paths: Iterable[str | os.PathLike[str]]) -> SaveResult:
         """Report files just written (saved, created or deleted); the result says who was told.

@@ -26,6 +26,7 @@ from reloadd.protocol import (
     Ping,
     Pong,
     ReloaddError,
+    Restart,
     Welcome,
 )
 from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
@@ -62,6 +63,8 @@ class Link:
     """Changed paths not yet returned by ``wait()``."""
     _more: bool
     """The last ``changed`` message said another part of it follows."""
+    _restart_asked: bool
+    """A ``restart`` came (``reloadd reload``) that ``wait()`` has not returned yet."""
     _last_heard: float
     _next_retry: float
 
@@ -186,9 +189,12 @@ class Link:
             self._reconnect(exc)
 
     def _take(self, message: Message) -> None:
-        """Act on an unasked message: a notification, or a pong that says we were forgotten."""
+        """Act on an unasked message: a notification, a restart asked for, or a pong that
+        says we were forgotten."""
         if isinstance(message, Changed):
             self._on_changed(message)
+        elif isinstance(message, Restart):
+            self._restart_asked = True
         elif (
             isinstance(message, Pong)
             and self._welcome is not None

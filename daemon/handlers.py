@@ -10,12 +10,24 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reloadd.daemon.context import DaemonContext
+from reloadd.daemon.lifecycle import handle_state
 from reloadd.daemon.notifier import handle_saved
 from reloadd.daemon.registration import handle_unwatch, handle_watch
 from reloadd.daemon.registry import ClientId
 from reloadd.daemon.sessions import handle_bye, handle_hello, handle_ping, handle_stop
 from reloadd.daemon.status import handle_status
-from reloadd.protocol import Bye, Hello, Message, Ping, Saved, Status, Stop, Unwatch, Watch
+from reloadd.protocol import (
+    Bye,
+    Hello,
+    Message,
+    Ping,
+    Saved,
+    StateReport,
+    Status,
+    Stop,
+    Unwatch,
+    Watch,
+)
 
 AnyHandler = Callable[[DaemonContext, ClientId, Any], list[Message]]
 """A handler, typed loosely so that one table holds them all (each takes its own type)."""
@@ -28,6 +40,7 @@ HANDLERS: Mapping[type[Message], AnyHandler] = {
     Watch: handle_watch,
     Unwatch: handle_unwatch,
     Saved: handle_saved,
+    StateReport: handle_state,
     Stop: handle_stop,
 }
 """Message type → handler."""

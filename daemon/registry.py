@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from reloadd.protocol import ErrorCode, GlobSpec, Hello, ProtocolError, Role
+from reloadd.protocol import Crash, ErrorCode, GlobSpec, Hello, ProtocolError, Role, ServerState
 from reloadd.protocol.digest import registration_digest
 from reloadd.protocol.file_state import FileState
 from reloadd.protocol.globs import compile_glob
@@ -56,6 +56,12 @@ class ClientRecord:
     root is dropped roots only grow, so no other file of the registration can be uncovered."""
     unwatched_globs: dict[GlobSpec, str] = field(default_factory=dict)
     """Globs (→ the real path of their folder) no watched root covered when last checked."""
+    state: ServerState | None = None
+    """The last state the client reported (``state``), or None if it never reported one."""
+    state_since: float = 0.0
+    """When it reported ``state`` (Unix time)."""
+    error: Crash | None = None
+    """What failed, while ``state`` is ``crashed``."""
 
 
 class Registry:

@@ -37,6 +37,7 @@ def handle_status(ctx: DaemonContext, identity: ClientId, status: Status) -> lis
                     globs=len(record.globs),
                     connected_at=record.connected_at,
                     connected=record.connected,
+                    state=record.state,
                 )
                 for record, name in zip(listed, names, strict=True)
             ),

@@ -28,7 +28,7 @@ from reloadd.protocol.limits import (
     MAX_PATHS_PER_MESSAGE,
     MAX_REQUEST_ID,
 )
-from reloadd.protocol.messages import MESSAGE_TYPES, ClientInfo, GlobSpec, Message, Side
+from reloadd.protocol.messages import MESSAGE_TYPES, GlobSpec, Message, Side
 from reloadd.protocol.record import MISSING, Record, fields
 from reloadd.protocol.tree import check_tree
 
@@ -74,12 +74,7 @@ def encode(message: Message) -> bytes:
     """
     cls = type(message)
     plain: dict[str, Any] = {"type": message.TYPE}
-    hints = _hints(cls)
-    for field in fields(cls):
-        value = _plain(getattr(message, field.name))
-        if type(value) is str and len(value) > MAX_PATH_LENGTH and _truncated(hints[field.name]):
-            value = value[: MAX_PATH_LENGTH - 1] + "…"
-        plain[field.name] = value
+    plain.update(_record_plain(message))
     try:
         _from_plain(cls, plain)
     except ProtocolError as exc:
@@ -109,10 +104,22 @@ def _plain(value: object) -> object:
     if isinstance(value, GlobSpec):
         return [value.directory, value.pattern]
     if isinstance(value, Record):
-        return {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
+        return _record_plain(value)
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def _record_plain(record: Record) -> dict[str, Any]:
+    """A record's fields as a plain map, human texts over ``MAX_PATH_LENGTH`` shortened."""
+    plain: dict[str, Any] = {}
+    hints = _hints(type(record))
+    for field in fields(record):
+        value = _plain(getattr(record, field.name))
+        if type(value) is str and len(value) > MAX_PATH_LENGTH and _truncated(hints[field.name]):
+            value = value[: MAX_PATH_LENGTH - 1] + "…"
+        plain[field.name] = value
+    return plain
 
 
 def _truncated(hint: Any) -> bool:
@@ -254,10 +261,10 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         if not (type(value) is list and len(value) == 2):
             raise _bad(where, "a [directory, pattern] pair", value)
         return GlobSpec(_convert(str, value[0], where), _convert(str, value[1], where))
-    if hint is ClientInfo:
+    if isinstance(hint, type) and issubclass(hint, Record):  # a nested record: ClientInfo, Crash
         if type(value) is not dict:
             raise _bad(where, "a map", value)
-        return _build(ClientInfo, value, where)
+        return _build(hint, value, where)
     if isinstance(hint, type) and issubclass(hint, Enum):
         try:
             return hint(value)

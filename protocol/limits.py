@@ -44,6 +44,10 @@ MAX_NAME_LENGTH: Final = 256
 MAX_CHANGED_PATHS: Final = 10_000
 """Most paths one ``changed`` notification lists; beyond, ``truncated`` is set."""
 
+MAX_EVENT_PATHS: Final = 256
+"""Most paths one ``event`` lists (events are for people and editors, not for reloading); the
+rest are counted in its ``omitted``."""
+
 MAX_REQUEST_ID: Final = 2**53 - 1
 """Largest request ``id`` (and ``re``); ids are 0 or more. 2**53 - 1 is the largest integer a
 float64 holds exactly, so a peer written in any language (JavaScript included) reads it."""

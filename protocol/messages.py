@@ -14,7 +14,7 @@ from typing import ClassVar
 from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
 from reloadd.protocol.errors import ErrorCode, ProtocolError
 from reloadd.protocol.fields import Count, Heartbeat, HumanText, Pid, RequestId, UnixTime, Version
-from reloadd.protocol.limits import MAX_NAME_LENGTH
+from reloadd.protocol.limits import MAX_EVENT_PATHS, MAX_NAME_LENGTH
 from reloadd.protocol.paths import check_absolute, check_globs
 from reloadd.protocol.record import Record
 
@@ -42,6 +42,51 @@ class Role(str, Enum):
     """Anything else: the command line, scripts, benchmarks."""
 
 
+class ServerState(str, Enum):
+    """Where a dev server is in its life, as it reports it with ``state``."""
+
+    STARTING = "starting"
+    """A new process began: importing the project, not serving yet."""
+    READY = "ready"
+    """Serving: a request made now is answered by the current code."""
+    CRASHED = "crashed"
+    """The code failed (at import, or the server stopped on an exception); waiting for a fix."""
+    STOPPED = "stopped"
+    """The server shut down on purpose (Ctrl-C, SIGTERM, the end of ``reloadd run``)."""
+
+
+class Crash(Record):
+    """Why and where a dev server failed: what ``state`` reports with ``crashed``."""
+
+    type: HumanText
+    """The exception's class name, e.g. ``SyntaxError``."""
+    message: HumanText
+    """The exception's message (its first lines)."""
+    file: str = ""
+    """The absolute path of the project file where it was raised (a ``SyntaxError``'s own
+    file), or empty when no frame of the project is in the traceback."""
+    line: Count = 0
+    """The line in ``file`` (1-based), or 0 when unknown."""
+
+
+class EventKind(str, Enum):
+    """What an ``event`` message reports; ``reloadd events --json`` writes the same names."""
+
+    CHANGED = "changed"
+    """Files changed and these clients were told (``paths``, ``clients``)."""
+    SAVED = "saved"
+    """An editor reported saves (``paths``, ``client``)."""
+    CLIENT_JOINED = "client-joined"
+    """A client said ``hello`` (``client``, ``pid``, ``role``)."""
+    CLIENT_LEFT = "client-left"
+    """A client left or was dropped (``client``, ``pid``, ``role``)."""
+    STATE = "state"
+    """A dev server reported a new state (``client``, ``pid``, ``state``, ``duration_ms``
+    on ``ready``, ``error`` on ``crashed``)."""
+    EVENTS_DROPPED = "events-dropped"
+    """This subscriber fell behind and ``dropped`` events were not sent to it."""
+
+
 class GlobSpec(Record):
     """A directory and a ``Path.glob`` pattern relative to it, e.g. ``("/app/templates", "**/*")``."""
 
@@ -60,6 +105,8 @@ class ClientInfo(Record):
     connected_at: UnixTime
     connected: bool = True
     """False while the daemon keeps the registration of a client that left (its grace period)."""
+    state: ServerState | None = None
+    """The last state the client reported, or None if it never reported one."""
 
 
 class Message(Record):
@@ -215,6 +262,110 @@ class Noted(Reply):
     an earlier report, was first)."""
 
 
+class StateReport(Message):
+    """Client → daemon: this dev server's new state (no reply).
+
+    Sent by the process that serves (or by ``reloadd run``'s supervisor for its child)
+    under its registered name, so the state outlives a restart: ``starting`` when a new
+    process begins, ``ready`` once it serves, ``crashed`` with the error, ``stopped``.
+    """
+
+    TYPE: ClassVar[str] = "state"
+    SENT_BY: ClassVar[Side] = Side.CLIENT
+    state: ServerState
+    error: Crash | None = None
+    """Required with ``crashed``, absent otherwise."""
+    duration_ms: Count | None = None
+    """The client's own measure of its restart, on ``ready``; when absent the daemon
+    measures from the change it told this client of to this report."""
+
+    def check(self) -> None:
+        if (self.state is ServerState.CRASHED) != (self.error is not None):
+            raise ProtocolError(
+                "state: an error must be given with 'crashed', and only then",
+                code=ErrorCode.BAD_FIELD,
+            )
+
+
+class Subscribe(Request):
+    """Client → daemon: send me every event from now on (editors, ``reloadd events``).
+
+    Answered by ``subscribed``; then ``event`` messages arrive unasked until the
+    connection sends ``bye`` or is dropped.
+    """
+
+    TYPE: ClassVar[str] = "subscribe"
+
+
+class Subscribed(Reply):
+    """Daemon → client, the reply to ``subscribe``: every client as it stands now."""
+
+    TYPE: ClassVar[str] = "subscribed"
+    clients: tuple[ClientInfo, ...]
+
+
+class Event(Message):
+    """Daemon → subscriber, unasked: one thing that happened (see :class:`EventKind`).
+
+    Which fields are set depends on ``event``; the others keep their defaults.
+    """
+
+    TYPE: ClassVar[str] = "event"
+    SENT_BY: ClassVar[Side] = Side.DAEMON
+    event: EventKind
+    time: UnixTime
+    """When it happened (Unix time)."""
+    paths: tuple[str, ...] = ()
+    """``changed``, ``saved``: the files (at most ``MAX_EVENT_PATHS``)."""
+
+    omitted: Count = 0
+    """``changed``, ``saved``: how many more paths there were than ``paths`` holds."""
+    clients: tuple[str, ...] = ()
+    """``changed``: the names of the clients told."""
+    client: str = ""
+    """``client-joined``, ``client-left``, ``state``, ``saved``: the client's name."""
+    pid: Pid | None = None
+    role: Role | None = None
+    state: ServerState | None = None
+    duration_ms: Count | None = None
+    """``state`` ``ready``: from the change that caused the restart to ready, if one did."""
+    error: Crash | None = None
+    """``state`` ``crashed``: what failed, and where."""
+    dropped: Count = 0
+    """``events-dropped``: how many events this subscriber missed."""
+
+    def check(self) -> None:
+        if len(self.paths) > MAX_EVENT_PATHS:
+            raise ProtocolError(
+                f"event: at most {MAX_EVENT_PATHS} paths (MAX_EVENT_PATHS)",
+                code=ErrorCode.LIMIT_EXCEEDED,
+            )
+
+
+class Reload(Request):
+    """Client → daemon: restart this dev server (or every one) now, no file changed."""
+
+    TYPE: ClassVar[str] = "reload"
+    name: str = ""
+    """The client to restart (as ``status`` names it), or empty for every dev server."""
+
+
+class Reloading(Reply):
+    """Daemon → client, the reply to ``reload``: the dev servers asked to restart."""
+
+    TYPE: ClassVar[str] = "reloading"
+    clients: tuple[str, ...]
+
+
+class Restart(Message):
+    """Daemon → dev server, unasked: restart now (a ``reload`` asked for it)."""
+
+    TYPE: ClassVar[str] = "restart"
+    SENT_BY: ClassVar[Side] = Side.DAEMON
+    by: str = ""
+    """The name of the client that asked."""
+
+
 class Status(Request):
     """Client → daemon: describe yourself and your clients."""
 
@@ -300,6 +451,13 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     Changed,
     Saved,
     Noted,
+    StateReport,
+    Subscribe,
+    Subscribed,
+    Event,
+    Reload,
+    Reloading,
+    Restart,
     Status,
     StatusReply,
     Ping,

@@ -143,8 +143,8 @@ def wire_type(hint: Any) -> str:
         return f"array of {wire_type(typing.get_args(hint)[0])}"
     if hint is GlobSpec:
         return "[str, str]"
-    if hint is ClientInfo:
-        return "map (ClientInfo)"
+    if isinstance(hint, type) and issubclass(hint, record.Record):  # ClientInfo, Crash
+        return f"map ({hint.__name__})"
     if isinstance(hint, type) and issubclass(hint, Enum):
         return f"str ({hint.__name__})"
     names: dict[Any, str] = {int: "int", str: "str", float: "float", bool: "bool"}

@@ -7,6 +7,7 @@ Each test is bounded by ``max_examples`` so the whole file runs in a few seconds
 from __future__ import annotations
 
 import math
+import types
 import typing
 from enum import Enum
 from typing import Annotated, Any
@@ -18,14 +19,16 @@ from hypothesis import strategies as st
 
 from reloadd.protocol import (
     MESSAGE_TYPES,
-    ClientInfo,
+    Crash,
     ErrorCode,
     GlobSpec,
     Hello,
     Message,
     ProtocolError,
     Saved,
+    ServerState,
     Side,
+    StateReport,
     Unwatch,
     Watch,
     decode,
@@ -221,15 +224,15 @@ def strategy(hint: Any) -> st.SearchStrategy[Any]:
         if hint.__origin__ is int:
             return st.integers(int(bounds.low), int(bounds.high))
         return st.floats(bounds.low, bounds.high)
-    if origin is typing.Union:
+    if origin in (typing.Union, types.UnionType):
         (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         return st.none() | strategy(inner)
     if origin is tuple:
         return st.lists(strategy(typing.get_args(hint)[0]), max_size=5).map(tuple)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return st.sampled_from(list(hint))
-    if hint is ClientInfo:
-        return messages_of(ClientInfo)
+    if isinstance(hint, type) and issubclass(hint, record.Record):  # ClientInfo, Crash
+        return messages_of(hint)
     simple: dict[Any, st.SearchStrategy[Any]] = {
         str: st.text(max_size=60),
         bool: st.booleans(),
@@ -238,6 +241,20 @@ def strategy(hint: Any) -> st.SearchStrategy[Any]:
 
 
 def messages_of(cls: type[Any]) -> st.SearchStrategy[Any]:
+    if cls is StateReport:  # an error goes with "crashed", and only with it
+        return _messages_of(cls).map(
+            lambda report: StateReport(
+                state=report.state,
+                error=(report.error or Crash("E", "m"))
+                if report.state is ServerState.CRASHED
+                else None,
+                duration_ms=report.duration_ms,
+            )
+        )
+    return _messages_of(cls)
+
+
+def _messages_of(cls: type[Any]) -> st.SearchStrategy[Any]:
     hints = typing.get_type_hints(cls, include_extras=True)
     return st.fixed_dictionaries(
         {

@@ -27,6 +27,7 @@ from reloadd.protocol import (
     Reply,
     Request,
     Side,
+    StateReport,
     Status,
     Watch,
     decode,
@@ -231,11 +232,12 @@ DAEMON_SENT = [cls for cls in MESSAGE_TYPES if cls.SENT_BY is Side.DAEMON]
 def test_every_message_type_says_who_sends_it() -> None:
     for cls in MESSAGE_TYPES:
         assert cls.SENT_BY is (
-            Side.CLIENT if issubclass(cls, Request) or cls is Bye else Side.DAEMON
+            Side.CLIENT if issubclass(cls, Request) or cls in (Bye, StateReport) else Side.DAEMON
         )
         assert not issubclass(cls, Reply) or cls.SENT_BY is Side.DAEMON
     assert {cls.TYPE for cls in DAEMON_SENT} == {
-        "welcome", "watching", "changed", "noted", "status_reply", "pong", "stopping", "error"
+        "welcome", "watching", "changed", "noted", "status_reply", "pong", "stopping", "error",
+        "subscribed", "event", "reloading", "restart",
     }  # fmt: skip
 
 
