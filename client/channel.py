@@ -116,10 +116,15 @@ class Channel:
             except RuntimeError as exc:  # no thread can be started: pings only from wait()
                 log.info("no heartbeat thread for the reloadd client (%s)", exc)
 
-    def send(self, message: Message) -> None:
-        """Send one message without waiting."""
+    def send(self, message: Message, *, room_within: float = 0.0) -> None:
+        """Send one message without waiting for an answer.
+
+        When the socket's queue is full (the daemon has not read the previous
+        ``SNDHWM`` messages yet) wait up to ``room_within`` seconds for room before
+        taking the daemon for gone.
+        """
         with self._lock:
-            self._send(message)
+            self._send(message, room_within)
 
     def request(self, message: Request, expected: type[R], *, timeout: float) -> R:
         """Send a request and wait for its reply; ``error`` replies raise."""
@@ -196,7 +201,7 @@ class Channel:
 
     # -- with the lock held ---------------------------------------------------------------------
 
-    def _send(self, message: Message) -> None:
+    def _send(self, message: Message, room_within: float = 0.0) -> None:
         sock = self._require_socket()
         try:
             data = encode(message)
@@ -206,6 +211,8 @@ class Channel:
                 "strings only: report this as a reloadd bug if your paths are valid"
             ) from exc
         try:
+            if room_within > 0 and not sock.poll(int(room_within * 1000), zmq.POLLOUT):
+                raise zmq.Again()
             sock.send(data, zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             raise lost(exc, self.endpoint, "send to") from exc

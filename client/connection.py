@@ -65,6 +65,10 @@ SPAWN_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 60.0
 """Seconds to wait for any other reply (a first ``watch`` of a big tree may crawl it)."""
 
+STATE_SEND_WAIT = 2.0
+"""Seconds :meth:`Client.report_state` waits for room in a full send queue (a burst of
+reports faster than the daemon reads) before taking the daemon for gone."""
+
 
 class Client(Link):
     """A connection to the daemon of one project; starts one in the background if needed.
@@ -297,7 +301,7 @@ class Client(Link):
         if self._channel is None or not self.connected:
             return
         try:
-            self._channel.send(message)
+            self._channel.send(message, room_within=STATE_SEND_WAIT)
         except (DaemonNotRunning, DaemonTimeout) as exc:
             self._reconnect(exc)
 

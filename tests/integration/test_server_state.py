@@ -46,3 +46,17 @@ def test_a_crash_without_its_error_is_refused_before_sending(
             web.report_state(ServerState.CRASHED)
         web.report_state(ServerState.READY)
         assert state_of(project, "web", after=web) == (ServerState.READY, True)
+
+
+def test_a_burst_of_reports_keeps_the_connection(project: Path, daemon: DaemonProcess) -> None:
+    """More reports than the socket queues (SNDHWM) wait for room instead of reconnecting."""
+    with Client(project, name="web", spawn=False) as web:
+        instance = web.daemon.instance
+        for number in range(50_000):
+            web.report_state(ServerState.STARTING if number % 2 else ServerState.READY)
+        web.report_state(ServerState.READY)
+        assert state_of(project, "web", after=web) == (ServerState.READY, True)
+        with Client(project, name="status", role=Role.TOOL, spawn=False) as tool:
+            names = [client.name for client in tool.status().clients]
+        assert names == ["web"]  # one registration: the client never took the daemon for gone
+        assert web.daemon.instance == instance
