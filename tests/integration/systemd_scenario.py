@@ -1,0 +1,249 @@
+"""The systemd user service end to end, under a real ``systemd --user``: run inside ``unshare -m``.
+
+    unshare -m python -m tests.integration.systemd_scenario ROOT WORK RESULT.json
+
+As root in a private mount namespace: a tmpfs on ``/run/systemd`` with
+``/run/systemd/system`` in it (so the manager believes it runs under systemd), a
+fresh 0700 ``$XDG_RUNTIME_DIR`` and a ``$XDG_CONFIG_HOME`` under WORK, then
+``/lib/systemd/systemd --user`` in the background. Then, with the ``reloadd``
+command line: install the project's unit and start it; a dev server registers and
+is notified; SIGKILL the daemon (systemd restarts it, and no second daemon is
+started beside it); SIGSTOP it (the watchdog restarts it); uninstall. What was
+observed is written to RESULT.json for the test to assert on; the manager is
+stopped by its PID at the end, and any daemon of ROOT still running is killed and
+reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from reloadd.client import Client, Role
+from reloadd.client.service_unit import unit_name, user_unit_dir
+
+STEP_TIMEOUT = 30.0
+"""The longest any one step may take (the watchdog's restart takes about 16 s)."""
+
+
+class Scenario:
+    """One run: the manager, the project, and what was observed."""
+
+    def __init__(self, root: Path, work: Path) -> None:
+        self.root = root
+        self.work = work
+        self.unit = unit_name(root)
+        self.seen: dict[str, Any] = {"steps": []}
+        self.manager: subprocess.Popen[bytes] | None = None
+        self.env = dict(os.environ)
+
+    # -- the namespace and the manager ---------------------------------------------------------
+
+    def start_manager(self) -> None:
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/systemd"], check=True)
+        Path("/run/systemd/system").mkdir()
+        runtime = self.work / "xdg-run"
+        runtime.mkdir(mode=0o700)
+        config = self.work / "xdg-config"
+        config.mkdir()
+        self.env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(config))
+        os.environ.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(config))
+        with open(self.work / "manager.log", "wb") as log:
+            self.manager = subprocess.Popen(
+                ["/lib/systemd/systemd", "--user", "--log-target=console", "--log-level=info"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+            )
+        self.wait_until(
+            "the user manager runs",
+            lambda: (
+                self.systemctl("is-system-running", check=False).stdout.strip()
+                in ("running", "degraded")
+            ),
+        )
+
+    def stop_manager(self) -> None:
+        if self.manager is None:
+            return
+        self.manager.terminate()
+        try:
+            self.manager.wait(10)
+        except subprocess.TimeoutExpired:
+            self.manager.kill()
+            self.manager.wait(10)
+        self.seen["manager_exit"] = self.manager.returncode
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def systemctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["systemctl", "--user", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            check=check,
+            timeout=STEP_TIMEOUT,
+        )
+
+    def reloadd(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "reloadd.client.cli", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=STEP_TIMEOUT * 2,
+        )
+
+    def show(self, *properties: str) -> dict[str, str]:
+        text = self.systemctl("show", self.unit, f"--property={','.join(properties)}").stdout
+        return dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+
+    def wait_until(self, what: str, check: Any, timeout: float = STEP_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not within {timeout} s")
+            time.sleep(0.05)
+        self.step(what)
+
+    def step(self, what: str) -> None:
+        self.seen["steps"].append(what)
+        print(f"scenario: {what}", file=sys.stderr, flush=True)
+
+    def main_pid(self) -> int:
+        return int(self.show("MainPID")["MainPID"] or 0)
+
+    def restarted(self, old_pid: int) -> bool:
+        state = self.show("ActiveState", "MainPID")
+        return state["ActiveState"] == "active" and state["MainPID"] not in ("0", str(old_pid))
+
+    def serving_pid(self) -> int:
+        with Client(self.root, name="scenario probe", role=Role.TOOL, spawn=False) as probe:
+            return probe.daemon.pid
+
+    def daemons_of_root(self) -> list[int]:
+        """Every live ``reloadd ... serve --root ROOT`` process (zombies aside)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                words = (proc / "cmdline").read_bytes().split(b"\0")
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z" and b"serve" in words and str(self.root).encode() in words:
+                found.append(int(proc.name))
+        return found
+
+    # -- the scenario --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        app = self.root / "app.py"
+        app.write_text("x = 1\n")
+
+        install = self.reloadd("service", "install", "--root", str(self.root), "--now")
+        self.seen["install"] = [install.returncode, install.stdout, install.stderr]
+        self.step("installed")
+        unit_path = user_unit_dir(self.env) / self.unit
+        verify = subprocess.run(
+            ["systemd-analyze", "--user", "verify", self.unit],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=STEP_TIMEOUT,
+        )
+        self.seen["verify"] = [verify.returncode, verify.stderr]
+        self.seen["unit_file"] = (user_unit_dir(self.env) / "reloadd@.service").read_text()
+        self.seen["after_install"] = self.show(
+            "ActiveState", "UnitFileState", "StatusText", "WatchdogUSec", "Type", "MainPID"
+        )
+        self.seen["service_status"] = self.reloadd(
+            "service", "status", "--root", str(self.root)
+        ).stdout
+        del unit_path
+
+        with Client(self.root, name="scenario dev server") as client:
+            client.watch(files=[app])
+            self.wait_until(
+                "the status line counts the dev server",
+                lambda: self.show("StatusText")["StatusText"].startswith("1 dev server, 1 file"),
+            )
+            app.write_text("x = 2\n")
+            self.seen["told_first"] = [str(p) for p in client.wait(timeout=STEP_TIMEOUT)]
+
+            killed = self.main_pid()
+            os.kill(killed, signal.SIGKILL)
+            self.step(f"SIGKILLed the daemon, pid {killed}")
+            self.wait_until("systemd restarted it", lambda: self.restarted(killed))
+            app.write_text("x = 3\n")
+            self.seen["told_after_kill"] = [str(p) for p in client.wait(timeout=STEP_TIMEOUT)]
+            self.seen["after_kill"] = {
+                "main_pid": self.main_pid(),
+                "serving_pid": self.serving_pid(),
+                "daemons": self.daemons_of_root(),
+                "restarts": self.show("NRestarts")["NRestarts"],
+            }
+
+            frozen = self.main_pid()
+            os.kill(frozen, signal.SIGSTOP)
+            self.step(f"SIGSTOPped the daemon, pid {frozen}")
+            self.wait_until("the watchdog restarted it", lambda: self.restarted(frozen), 40)
+            self.seen["after_stop"] = {
+                "main_pid": self.main_pid(),
+                "frozen_gone": not Path(f"/proc/{frozen}").exists()
+                or "Z" in Path(f"/proc/{frozen}/stat").read_text().rsplit(")", 1)[1].split()[0],
+                "daemons": self.daemons_of_root(),
+                "restarts": self.show("NRestarts")["NRestarts"],
+            }
+            self.wait_until(
+                "the client is back with the new daemon",
+                lambda: self.show("StatusText")["StatusText"].startswith("1 dev server"),
+            )
+            app.write_text("x = 4\n")
+            self.seen["told_after_watchdog"] = [str(p) for p in client.wait(timeout=STEP_TIMEOUT)]
+
+        uninstall = self.reloadd("service", "uninstall", "--root", str(self.root))
+        self.seen["uninstall"] = [uninstall.returncode, uninstall.stdout, uninstall.stderr]
+        self.seen["after_uninstall"] = {
+            **self.show("LoadState", "ActiveState"),
+            "files": sorted(str(p) for p in user_unit_dir(self.env).rglob("*") if p.is_file()),
+            "daemons": self.daemons_of_root(),
+        }
+
+
+def main() -> int:
+    root, work, result = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    scenario = Scenario(root, work)
+    try:
+        scenario.start_manager()
+        scenario.run()
+    except BaseException:  # reported to the test, which fails with it
+        scenario.seen["error"] = traceback.format_exc()
+    finally:
+        try:
+            scenario.stop_manager()
+        finally:
+            left = scenario.daemons_of_root()
+            scenario.seen["left_behind"] = left
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+            manager_log = work / "manager.log"
+            scenario.seen["manager_log"] = (
+                manager_log.read_text(errors="replace") if manager_log.exists() else ""
+            )
+            result.write_text(json.dumps(scenario.seen, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
