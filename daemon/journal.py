@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 
 SYSLOG_IDENTIFIER = "reloadd"
 """The journal's ``SYSLOG_IDENTIFIER`` for the daemon's records."""
 
+_FIELD = re.compile(r"[A-Z0-9][A-Z0-9_]*\Z").match
 _PLAIN_FORMAT = "%(asctime)s reloadd[%(process)d] %(levelname)s %(message)s"
 _SYSLOG_PRIORITIES = (
     (logging.DEBUG, 7),
@@ -71,10 +73,18 @@ class PriorityFormatter(logging.Formatter):
 def journal_handler() -> logging.Handler | None:
     """systemd-python's ``JournalHandler`` (the ``reloadd[systemd]`` extra), if installed."""
     try:
-        from systemd.journal import JournalHandler
+        import systemd.journal as journal
     except ImportError:
         return None
-    handler: logging.Handler = JournalHandler(SYSLOG_IDENTIFIER=SYSLOG_IDENTIFIER)
+
+    def send(text: str, /, **values: object) -> None:
+        # JournalHandler passes every LogRecord attribute too (msg, args, created...): only
+        # journal field names (upper case) are sent, as journald would keep no other.
+        journal.send(text, **{name: value for name, value in values.items() if _FIELD(name)})
+
+    handler: logging.Handler = journal.JournalHandler(
+        sender_function=send, SYSLOG_IDENTIFIER=SYSLOG_IDENTIFIER
+    )
     return handler
 
 

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -33,6 +37,83 @@ STEP_TIMEOUT = 30.0
 """The longest any one step may take (the watchdog's restart takes about 16 s)."""
 
 
+class Journal:
+    """A stand-in for journald on its two sockets, keeping every record it is sent.
+
+    ``/run/systemd/journal/socket`` takes native records (the manager's own log, and
+    the daemon's through systemd-python's ``JournalHandler``);
+    ``/run/systemd/journal/stdout`` takes the services' stdout and stderr streams,
+    whose presence makes the manager set ``$JOURNAL_STREAM`` for them.
+    """
+
+    def __init__(self) -> None:
+        folder = Path("/run/systemd/journal")
+        folder.mkdir()
+        self.records: list[dict[str, str]] = []
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self._native = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._native.bind(str(folder / "socket"))
+        self._native.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self._stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._stream.bind(str(folder / "stdout"))
+        self._stream.listen(16)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._native, selectors.EVENT_READ, self._read_native)
+        self._selector.register(self._stream, selectors.EVENT_READ, self._accept)
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="journal", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            for key, _ in self._selector.select(0.1):
+                key.data(key.fileobj)
+
+    def _read_native(self, sock: socket.socket) -> None:
+        data = sock.recv(1 << 20)
+        record: dict[str, str] = {}
+        position = 0
+        while position < len(data):
+            end = data.find(b"\n", position)
+            end = len(data) if end < 0 else end
+            line = data[position:end]
+            if b"=" in line:
+                name, _, value = line.partition(b"=")
+                position = end + 1
+            else:  # NAME\n, a little-endian 64-bit length, the value, \n
+                name = line
+                (length,) = struct.unpack("<Q", data[end + 1 : end + 9])
+                value = data[end + 9 : end + 9 + length]
+                position = end + 9 + length + 1
+            record[name.decode()] = value.decode(errors="replace")
+        with self._lock:
+            self.records.append(record)
+
+    def _accept(self, sock: socket.socket) -> None:
+        connection, _ = sock.accept()
+        self._selector.register(connection, selectors.EVENT_READ, self._read_stream)
+
+    def _read_stream(self, connection: socket.socket) -> None:
+        data = connection.recv(65536)
+        if not data:
+            self._selector.unregister(connection)
+            connection.close()
+            return
+        with self._lock:
+            self.lines.extend(data.decode(errors="replace").splitlines())
+
+    def messages(self) -> list[str]:
+        with self._lock:
+            return [record.get("MESSAGE", "") for record in self.records] + list(self.lines)
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(5)
+        self._native.close()
+        self._stream.close()
+
+
 class Scenario:
     """One run: the manager, the project, and what was observed."""
 
@@ -42,6 +123,7 @@ class Scenario:
         self.unit = unit_name(root)
         self.seen: dict[str, Any] = {"steps": []}
         self.manager: subprocess.Popen[bytes] | None = None
+        self.journal: Journal | None = None
         self.env = dict(os.environ)
 
     # -- the namespace and the manager ---------------------------------------------------------
@@ -49,20 +131,20 @@ class Scenario:
     def start_manager(self) -> None:
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/systemd"], check=True)
         Path("/run/systemd/system").mkdir()
+        self.journal = Journal()
         runtime = self.work / "xdg-run"
         runtime.mkdir(mode=0o700)
         config = self.work / "xdg-config"
         config.mkdir()
         self.env.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(config))
         os.environ.update(XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(config))
-        with open(self.work / "manager.log", "wb") as log:
-            self.manager = subprocess.Popen(
-                ["/lib/systemd/systemd", "--user", "--log-target=console", "--log-level=info"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-            )
+        self.manager = subprocess.Popen(
+            ["/lib/systemd/systemd", "--user", "--log-level=info"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+        )
         self.wait_until(
             "the user manager runs",
             lambda: (
@@ -81,6 +163,10 @@ class Scenario:
             self.manager.kill()
             self.manager.wait(10)
         self.seen["manager_exit"] = self.manager.returncode
+        if self.journal is not None:
+            self.journal.close()
+            self.seen["journal"] = self.journal.records
+            self.seen["journal_lines"] = self.journal.lines
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -184,9 +270,12 @@ class Scenario:
             killed = self.main_pid()
             os.kill(killed, signal.SIGKILL)
             self.step(f"SIGKILLed the daemon, pid {killed}")
-            self.wait_until("systemd restarted it", lambda: self.restarted(killed))
+            self.wait_until("it is dead", lambda: not alive(killed))
+            # Edited, and the client asked, while systemd waits to restart the daemon: the
+            # client must not start a daemon of its own beside the unit.
             app.write_text("x = 3\n")
             self.seen["told_after_kill"] = [str(p) for p in client.wait(timeout=STEP_TIMEOUT)]
+            self.wait_until("systemd restarted it", lambda: self.restarted(killed))
             self.seen["after_kill"] = {
                 "main_pid": self.main_pid(),
                 "serving_pid": self.serving_pid(),
@@ -200,17 +289,20 @@ class Scenario:
             self.wait_until("the watchdog restarted it", lambda: self.restarted(frozen), 40)
             self.seen["after_stop"] = {
                 "main_pid": self.main_pid(),
-                "frozen_gone": not Path(f"/proc/{frozen}").exists()
-                or "Z" in Path(f"/proc/{frozen}/stat").read_text().rsplit(")", 1)[1].split()[0],
+                "frozen_gone": not alive(frozen),
                 "daemons": self.daemons_of_root(),
                 "restarts": self.show("NRestarts")["NRestarts"],
             }
-            self.wait_until(
-                "the client is back with the new daemon",
-                lambda: self.show("StatusText")["StatusText"].startswith("1 dev server"),
-            )
             app.write_text("x = 4\n")
             self.seen["told_after_watchdog"] = [str(p) for p in client.wait(timeout=STEP_TIMEOUT)]
+            # The client reconnects when it is used (and retries while it polls meanwhile).
+            self.wait_until(
+                "the client is back with the new daemon",
+                lambda: (
+                    client.wait(timeout=0.2) == []
+                    and self.show("StatusText")["StatusText"].startswith("1 dev server")
+                ),
+            )
 
         uninstall = self.reloadd("service", "uninstall", "--root", str(self.root))
         self.seen["uninstall"] = [uninstall.returncode, uninstall.stdout, uninstall.stderr]
@@ -221,13 +313,22 @@ class Scenario:
         }
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def main() -> int:
     root, work, result = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     scenario = Scenario(root, work)
     try:
         scenario.start_manager()
         scenario.run()
-    except BaseException:  # reported to the test, which fails with it
+    except BaseException:  # noqa: BLE001  (reported to the test, which fails with it)
         scenario.seen["error"] = traceback.format_exc()
     finally:
         try:
@@ -237,9 +338,8 @@ def main() -> int:
             scenario.seen["left_behind"] = left
             for pid in left:
                 os.kill(pid, signal.SIGKILL)
-            manager_log = work / "manager.log"
-            scenario.seen["manager_log"] = (
-                manager_log.read_text(errors="replace") if manager_log.exists() else ""
+            scenario.seen["manager_log"] = "\n".join(
+                record.get("MESSAGE", "") for record in scenario.seen.get("journal", [])
             )
             result.write_text(json.dumps(scenario.seen, indent=2))
     return 0

@@ -20,14 +20,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def scenario(project: Path, tmp_path: Path) -> dict[str, Any]:
-    """Run the scenario; what it observed."""
+@pytest.fixture(scope="module")
+def project_and_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """Run the scenario once for this module's tests; the project, and what was observed."""
     if os.geteuid() != 0:
         pytest.fail("this test runs systemd --user in a private mount namespace, which needs root")
-    work = tmp_path / "work"
+    base = tmp_path_factory.mktemp("sd", numbered=True)
+    project = base / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    work = base / "work"
     work.mkdir()
-    result = tmp_path / "result.json"
+    (base / "tmp").mkdir(mode=0o700)
+    # As the autouse fixture does for each test (this one is module-wide): nothing of the
+    # developer's leaks in, and the daemon never reaches the user's own Watchman.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("RELOADD_", "XDG_", "WATCHMAN_", "NOTIFY_", "DBUS_"))
+    }
+    env.update(
+        RELOADD_BACKEND="builtin", XDG_STATE_HOME=str(base / "state"), TMPDIR=str(base / "tmp")
+    )
+    result = base / "result.json"
     run = subprocess.run(
         [
             "unshare",
@@ -40,6 +55,7 @@ def scenario(project: Path, tmp_path: Path) -> dict[str, Any]:
             str(result),
         ],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=110,
@@ -49,9 +65,21 @@ def scenario(project: Path, tmp_path: Path) -> dict[str, Any]:
     if "error" in seen:
         pytest.fail(
             f"{seen['error']}\nsteps: {seen['steps']}\n{run.stderr[-3000:]}\n"
-            f"manager log:\n{seen['manager_log'][-4000:]}"
+            f"journal:\n{seen['manager_log'][-4000:]}"
         )
-    return seen
+    return project.resolve(), seen
+
+
+@pytest.fixture
+def scenario(project_and_scenario: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """What the scenario observed."""
+    return project_and_scenario[1]
+
+
+@pytest.fixture
+def project(project_and_scenario: tuple[Path, dict[str, Any]]) -> Path:
+    """The scenario's project folder."""
+    return project_and_scenario[0]
 
 
 def test_the_service_under_a_real_user_manager(scenario: dict[str, Any], project: Path) -> None:
@@ -59,7 +87,7 @@ def test_the_service_under_a_real_user_manager(scenario: dict[str, Any], project
     app = str(project / "app.py")
     assert seen["install"][0] == 0, seen["install"]
     assert seen["verify"] == [0, ""]
-    assert f'serve --root "%f"' in seen["unit_file"]
+    assert 'serve --root "%f"' in seen["unit_file"]
     assert f'"{sys.executable}" "-m" "reloadd.client.cli"' in seen["unit_file"], "this reloadd"
     installed = seen["after_install"]
     assert installed["ActiveState"] == "active"
@@ -82,12 +110,30 @@ def test_the_service_under_a_real_user_manager(scenario: dict[str, Any], project
     assert after_stop["frozen_gone"]
     assert after_stop["daemons"] == [after_stop["main_pid"]]
     assert after_stop["restarts"] == "2"
-    assert "Watchdog timeout" in seen["manager_log"]
+    # The watchdog's SIGABRT: Python's fault handler printed where each thread was.
+    assert "Fatal Python error: Aborted" in seen["journal_lines"]
     assert seen["told_after_watchdog"] == [app]
 
     assert seen["uninstall"][0] == 0, seen["uninstall"]
     gone = seen["after_uninstall"]
     assert (gone["LoadState"], gone["ActiveState"]) == ("not-found", "inactive")
-    assert gone["files"] == [] and gone["daemons"] == []
+    assert gone["files"] == []
+    assert gone["daemons"] == []
     assert seen["left_behind"] == []
     assert seen["manager_exit"] == 0
+
+
+def test_the_daemon_logs_to_the_journal_with_fields(
+    scenario: dict[str, Any], project: Path
+) -> None:
+    """With the reloadd[systemd] extra, records carry their priority, code location and ours."""
+    records = [r for r in scenario["journal"] if r.get("SYSLOG_IDENTIFIER") == "reloadd"]
+    connected = [r for r in records if r["MESSAGE"].startswith("scenario dev server (pid ")]
+    assert connected, records
+    told = next(r for r in connected if "1 changed" in r["MESSAGE"])
+    assert told["RELOADD_PATH"] == str(project / "app.py")
+    assert told["RELOADD_CLIENT"] == told["MESSAGE"].split(":")[0]
+    assert told["PRIORITY"] == "6"
+    assert told["CODE_FILE"].endswith("notifier.py")
+    assert told["LOGGER"] == "reloadd.daemon"
+    assert all(name.isupper() for r in records for name in r), "only journal field names"
