@@ -304,13 +304,42 @@ class Scenario:
                 ),
             )
 
+        # Installed but stopped: a client says so, and starts a daemon of its own.
+        self.systemctl("stop", self.unit)
+        outside = subprocess.run(
+            [sys.executable, "-c", _CLIENT, str(self.root)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=STEP_TIMEOUT,
+        )
+        self.seen["stopped_unit_client"] = [outside.returncode, outside.stdout, outside.stderr]
+        self.seen["stopped_unit_daemons"] = self.daemons_of_root()
+        # Installing again (--now) takes the project back from that daemon.
+        again = self.reloadd("service", "install", "--root", str(self.root), "--now")
+        self.seen["install_again"] = [again.returncode, again.stdout, again.stderr]
+        self.seen["after_install_again"] = {
+            "main_pid": self.main_pid(),
+            "serving_pid": self.serving_pid(),
+            "daemons": self.daemons_of_root(),
+        }
+
         uninstall = self.reloadd("service", "uninstall", "--root", str(self.root))
         self.seen["uninstall"] = [uninstall.returncode, uninstall.stdout, uninstall.stderr]
         self.seen["after_uninstall"] = {
             **self.show("LoadState", "ActiveState"),
             "files": sorted(str(p) for p in user_unit_dir(self.env).rglob("*") if p.is_file()),
             "daemons": self.daemons_of_root(),
+            "status": self.reloadd("service", "status", "--root", str(self.root)).stdout,
         }
+
+
+_CLIENT = """
+import sys
+from reloadd.client import Client
+with Client(sys.argv[1], name="client beside a stopped unit") as client:
+    print(client.daemon.pid)
+"""
 
 
 def alive(pid: int) -> bool:

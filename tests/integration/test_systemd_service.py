@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from reloadd.client.service_unit import escape_path
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -114,11 +116,27 @@ def test_the_service_under_a_real_user_manager(scenario: dict[str, Any], project
     assert "Fatal Python error: Aborted" in seen["journal_lines"]
     assert seen["told_after_watchdog"] == [app]
 
+    code, out, err = seen["stopped_unit_client"]
+    assert code == 0, err
+    unit = f"reloadd@{escape_path(project)}.service"
+    assert f"the systemd service {unit} is installed but inactive" in err
+    assert seen["stopped_unit_daemons"] == [int(out)], "a daemon of its own, outside the unit"
+    code, out, err = seen["install_again"]
+    assert code == 0, err
+    assert (
+        f"stopped the daemon started outside systemd (pid {int(seen['stopped_unit_client'][1])})"
+        in out
+    )
+    again = seen["after_install_again"]
+    assert again["daemons"] == [again["main_pid"]] == [again["serving_pid"]]
+
     assert seen["uninstall"][0] == 0, seen["uninstall"]
+    assert f"stopped and disabled {unit}" in seen["uninstall"][1]
     gone = seen["after_uninstall"]
     assert (gone["LoadState"], gone["ActiveState"]) == ("not-found", "inactive")
     assert gone["files"] == []
     assert gone["daemons"] == []
+    assert f"{unit} is not installed" in gone["status"]
     assert seen["left_behind"] == []
     assert seen["manager_exit"] == 0
 
