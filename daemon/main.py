@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 
+from reloadd.daemon.activation import listening_socket
 from reloadd.daemon.backends.choose import choose_backend
 from reloadd.daemon.fd_limit import raise_fd_limit
 from reloadd.daemon.heap import map_large_blocks
@@ -53,6 +54,7 @@ def serve(
         project_root = find_project_root(root)
         endpoint = endpoint_for(project_root)
         ensure_private_dir(endpoint.socket_path.parent)
+        listen_fd = listening_socket(endpoint.socket_path)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)
         return 1
@@ -66,13 +68,14 @@ def serve(
         )
         return 0
     try:
-        if endpoint.socket_path.exists():
+        if listen_fd is None and endpoint.socket_path.exists():
             log.info(
                 "removing the stale socket %s left by a daemon that died", endpoint.socket_path
             )
             endpoint.socket_path.unlink()
         state_path = state_dir() / f"{endpoint.socket_path.stem}.json"
         daemon = Daemon(endpoint, grace=grace, state_path=state_path, idle_exit=idle_exit)
+        daemon.listen_fd = listen_fd
         try:
             chosen = choose_backend(
                 backend,
@@ -86,7 +89,11 @@ def serve(
             return 1
         daemon.bind(chosen)
         log.info(
-            "serving %s at %s with the %s backend", project_root, endpoint.address, chosen.name
+            "serving %s at %s with the %s backend%s",
+            project_root,
+            endpoint.address,
+            chosen.name,
+            "" if listen_fd is None else " (on the socket systemd passed)",
         )
         if notifier.active:
             _tell_systemd_ready(daemon, notifier, log_target)

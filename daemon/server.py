@@ -94,6 +94,9 @@ class Daemon:
         self._zmq = zmq.Context()
         self._socket = self._zmq.socket(zmq.ROUTER)
         self._cap: ConnectionCap | None = None
+        self.listen_fd: int | None = None
+        """A listening socket systemd passed (socket activation), adopted by :meth:`bind`
+        instead of binding anew; the socket file is then systemd's, never removed here."""
         self.timers: list[LoopTimer] = []
         """Run by the loop when due (the systemd watchdog and status line); the loop's poll
         never sleeps past the earliest."""
@@ -132,6 +135,8 @@ class Daemon:
         sock.setsockopt(zmq.MAXMSGSIZE, 2 * MAX_MESSAGE_BYTES)
         sock.setsockopt(zmq.SNDHWM, SEND_HWM)
         sock.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
+        if self.listen_fd is not None:
+            sock.setsockopt(zmq.USE_FD, self.listen_fd)
         old_umask = os.umask(0o177)
         try:
             sock.bind(self.endpoint.address)
@@ -190,7 +195,8 @@ class Daemon:
             self._cap.close()
         self._socket.close(linger=0)
         self._zmq.term()
-        self.endpoint.socket_path.unlink(missing_ok=True)
+        if self.listen_fd is None:
+            self.endpoint.socket_path.unlink(missing_ok=True)
         if self._ctx is not None:
             self._ctx.backend.close()
         self.changes.close()
