@@ -24,6 +24,8 @@ from reloadd.client.service_unit import (
     exec_drop_in_text,
     exec_start_of,
     exec_words,
+    socket_text,
+    socket_unit_name,
     template_text,
     this_reloadd,
     unit_name,
@@ -31,6 +33,7 @@ from reloadd.client.service_unit import (
 )
 from reloadd.client.systemctl import ServiceError, check_manager, show, systemctl
 from reloadd.protocol import ReloaddError, Role
+from reloadd.protocol.endpoint import endpoint_for
 
 _SHOWN = (
     "LoadState",
@@ -62,33 +65,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             sub.add_argument(
                 "--now", action="store_true", help="also start it now, and wait until it is active"
             )
+            sub.add_argument(
+                "--socket",
+                action="store_true",
+                help="socket activation: systemd listens, and starts the daemon at the first "
+                "connection (reloadd@<root>.socket)",
+            )
 
 
 def service(args: argparse.Namespace) -> int:
     """Run ``reloadd service ACTION``."""
     root = project_root(args.root)
     if args.service_action == "install":
-        return install(root, now=args.now)
+        return install(root, now=args.now, socket=args.socket)
     if args.service_action == "uninstall":
         return uninstall(root)
     return status(root)
 
 
-def install(root: Path, *, now: bool = False) -> int:
-    """Write and enable the project's unit; with ``now``, start it and wait until it is active."""
+def install(root: Path, *, now: bool = False, socket: bool = False) -> int:
+    """Write and enable the project's unit (or with ``socket``, its socket unit); with
+    ``now``, start it and wait until it is active (listening)."""
     check_manager()  # before writing anything
     unit = unit_name(root)
+    socket_unit = socket_unit_name(root)
     unit_dir = user_unit_dir()
     unit_dir.mkdir(parents=True, exist_ok=True)
     command = exec_words(this_reloadd())
     written = _write_units(unit_dir, unit, command)
+    socket_file = unit_dir / socket_unit
+    if socket:
+        socket_file.write_text(socket_text(root, endpoint_for(root).socket_path))
+        written += f"; {socket_file}"
+    elif _read(socket_file) is not None:
+        systemctl("disable", "--now", socket_unit, check=False)  # back to a plain service
+        _remove_ours(socket_file)
     systemctl("daemon-reload")
-    systemctl("enable", unit)
-    message = f"reloadd: installed {unit} ({written}), enabled at login"
+    if socket:
+        systemctl("disable", unit, check=False)  # started by the socket, not at login
+        systemctl("enable", socket_unit)
+        message = f"reloadd: installed {socket_unit} ({written}), listening from login on"
+    else:
+        systemctl("enable", unit)
+        message = f"reloadd: installed {unit} ({written}), enabled at login"
     if not now:
         print(f"{message}; start it with 'reloadd service install --now' or at the next login")
         return 0
     _stop_daemon_outside(root, unit)
+    if socket:
+        return _start_socket(unit, socket_unit, message)
     systemctl("reset-failed", unit, check=False)
     systemctl("start", unit, check=False)  # returns once the daemon said READY=1, or failed
     state = show(unit, _SHOWN)
@@ -98,6 +123,23 @@ def install(root: Path, *, now: bool = False) -> int:
             f"see 'journalctl --user -u {unit}'"
         )
     print(f"{message}; running (pid {state['MainPID']}): {state['StatusText']}")
+    return 0
+
+
+def _start_socket(unit: str, socket_unit: str, message: str) -> int:
+    """Listen on the endpoint; a daemon the service runs now makes way for the socket's."""
+    service_runs = show(unit, ("ActiveState",))["ActiveState"] == "active"
+    if service_runs and show(socket_unit, ("ActiveState",))["ActiveState"] != "active":
+        systemctl("stop", unit)  # its clients register again with the socket's daemon
+    systemctl("reset-failed", socket_unit, check=False)
+    systemctl("start", socket_unit, check=False)
+    state = show(socket_unit, ("ActiveState", "SubState", "Result"))
+    if state["ActiveState"] != "active":
+        raise ServiceError(
+            f"{socket_unit} did not start ({state['ActiveState']}, {state['Result']}); "
+            f"see 'journalctl --user -u {socket_unit}'"
+        )
+    print(f"{message}; listening now: the daemon starts at the first connection")
     return 0
 
 
@@ -154,11 +196,14 @@ def uninstall(root: Path) -> int:
     check_manager()
     unit = unit_name(root)
     unit_dir = user_unit_dir()
+    socket_unit = socket_unit_name(root)
+    if show(socket_unit, ("LoadState",))["LoadState"] == "loaded":
+        systemctl("disable", "--now", socket_unit)
     loaded = show(unit, ("LoadState",))["LoadState"] == "loaded"
     if loaded:
         systemctl("disable", "--now", unit)
     drop_in = unit_dir / f"{unit}.d" / EXEC_DROP_IN
-    removed = [str(path) for path in (drop_in,) if _remove_ours(path)]
+    removed = [str(path) for path in (unit_dir / socket_unit, drop_in) if _remove_ours(path)]
     template = unit_dir / TEMPLATE_NAME
     if not _other_instances(unit_dir, unit) and _remove_ours(template):
         removed.append(str(template))
@@ -193,6 +238,12 @@ def status(root: Path) -> int:
     if state["StatusText"]:
         lines.append(f"status    {state['StatusText']}")
     lines.append(f"watchdog  {watchdog if watchdog not in ('', '0') else 'none'}")
+    socket_unit = socket_unit_name(root)
+    socket_state = show(socket_unit, ("LoadState", "ActiveState", "SubState"))
+    if socket_state["LoadState"] == "loaded":
+        lines.append(
+            f"socket    {socket_unit}: {socket_state['ActiveState']} ({socket_state['SubState']})"
+        )
     print("\n".join(lines))
     if state["ActiveState"] == "active":
         try:

@@ -67,6 +67,25 @@ WantedBy=default.target
 """
 
 
+_SOCKET_UNIT = """\
+{written_by}
+# Socket activation for one project: systemd listens on the project's endpoint, and
+# starts {service} (handing it this socket) when the first client connects.
+
+[Unit]
+Description=reloadd endpoint for {root}
+
+[Socket]
+ListenStream={path}
+SocketMode=0600
+DirectoryMode=0700
+RemoveOnStop=yes
+
+[Install]
+WantedBy=sockets.target
+"""
+
+
 def escape_path(path: str | os.PathLike[str]) -> str:
     """``path`` as ``systemd-escape --path`` writes it (an absolute path, made simple)."""
     text = os.path.normpath(os.fspath(path)).strip("/")
@@ -87,6 +106,29 @@ def escape_path(path: str | os.PathLike[str]) -> str:
 def unit_name(root: str | os.PathLike[str]) -> str:
     """The project's unit: ``reloadd@<escaped root>.service``."""
     return f"reloadd@{escape_path(root)}.service"
+
+
+def socket_unit_name(root: str | os.PathLike[str]) -> str:
+    """The project's socket unit (``reloadd service install --socket``)."""
+    return f"reloadd@{escape_path(root)}.socket"
+
+
+def socket_text(root: str | os.PathLike[str], socket_path: str | os.PathLike[str]) -> str:
+    """The socket unit of one project, listening on its endpoint's ``socket_path``.
+
+    Written per project, not as a template: the endpoint's name is a hash of the root,
+    which no unit specifier computes.
+    """
+    return _SOCKET_UNIT.format(
+        written_by=WRITTEN_BY,
+        service=unit_name(root),
+        root=_specifiers_escaped(os.fspath(root)),
+        path=_specifiers_escaped(os.fspath(socket_path)),
+    )
+
+
+def _specifiers_escaped(text: str) -> str:
+    return text.replace("%", "%%")
 
 
 def user_unit_dir(environ: Mapping[str, str] | None = None) -> Path:

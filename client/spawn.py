@@ -98,15 +98,20 @@ def _service_start(root: Path) -> list[str] | None:
 
     Costs one ``stat`` when no unit is installed (the usual case).
     """
-    from reloadd.client.service_unit import unit_name, user_unit_dir
+    from reloadd.client.service_unit import socket_unit_name, unit_name, user_unit_dir
 
-    unit = unit_name(root)
-    if not (user_unit_dir() / "default.target.wants" / unit).exists():
+    unit, socket_unit = unit_name(root), socket_unit_name(root)
+    folder = user_unit_dir()
+    socket_installed = (folder / "sockets.target.wants" / socket_unit).exists()
+    if not socket_installed and not (folder / "default.target.wants" / unit).exists():
         return None
     from reloadd.client.systemctl import ServiceError, show
 
     try:
         state = show(unit, ("ActiveState",))["ActiveState"]
+        if socket_installed and state not in _SERVICE_STATES_TO_WAIT_FOR:
+            # Listening, the socket starts the service at a connection; so may we.
+            state = show(socket_unit, ("ActiveState",))["ActiveState"]
     except ServiceError:
         return None  # no user manager here (another session): a daemon of our own
     if state in _SERVICE_STATES_TO_WAIT_FOR:

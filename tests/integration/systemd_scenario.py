@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from reloadd.client import Client, Role
-from reloadd.client.service_unit import unit_name, user_unit_dir
+from reloadd.client.service_unit import socket_unit_name, unit_name, user_unit_dir
+from reloadd.protocol.endpoint import endpoint_for
 
 STEP_TIMEOUT = 30.0
 """The longest any one step may take (the watchdog's restart takes about 16 s)."""
@@ -216,8 +217,9 @@ class Scenario:
         with Client(self.root, name="scenario probe", role=Role.TOOL, spawn=False) as probe:
             return probe.daemon.pid
 
-    def daemons_of_root(self) -> list[int]:
+    def daemons_of_root(self, root: Path | None = None) -> list[int]:
         """Every live ``reloadd ... serve --root ROOT`` process (zombies aside)."""
+        wanted = str(root or self.root).encode()
         found = []
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
@@ -227,7 +229,7 @@ class Scenario:
                 state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except (OSError, IndexError):
                 continue
-            if state != "Z" and b"serve" in words and str(self.root).encode() in words:
+            if state != "Z" and b"serve" in words and wanted in words:
                 found.append(int(proc.name))
         return found
 
@@ -324,6 +326,8 @@ class Scenario:
             "daemons": self.daemons_of_root(),
         }
 
+        self.socket_activation()
+
         uninstall = self.reloadd("service", "uninstall", "--root", str(self.root))
         self.seen["uninstall"] = [uninstall.returncode, uninstall.stdout, uninstall.stderr]
         self.seen["after_uninstall"] = {
@@ -332,6 +336,55 @@ class Scenario:
             "daemons": self.daemons_of_root(),
             "status": self.reloadd("service", "status", "--root", str(self.root)).stdout,
         }
+
+    def socket_activation(self) -> None:
+        """A second project, installed with --socket: no daemon until a client connects."""
+        root = self.root.parent / "socket-project"
+        root.mkdir()
+        (root / "pyproject.toml").write_text("[project]\nname = 'other'\n")
+        app = root / "app.py"
+        app.write_text("y = 1\n")
+        service, socket_unit = unit_name(root), socket_unit_name(root)
+        install = self.reloadd("service", "install", "--root", str(root), "--socket", "--now")
+        seen: dict[str, Any] = {"install": [install.returncode, install.stdout, install.stderr]}
+        self.step("installed a second project with --socket")
+        verify = subprocess.run(
+            ["systemd-analyze", "--user", "verify", socket_unit],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=STEP_TIMEOUT,
+        )
+        socket_path = endpoint_for(root).socket_path
+        seen["verify"] = [verify.returncode, verify.stderr]
+        seen["before"] = {
+            "socket": self.show_unit(socket_unit, "ActiveState", "SubState"),
+            "service": self.show_unit(service, "ActiveState", "UnitFileState"),
+            "daemons": self.daemons_of_root(root),
+            "socket_mode": oct(socket_path.stat().st_mode & 0o777),
+        }
+        with Client(root, name="first dev server") as client:
+            client.watch(files=[app])
+            app.write_text("y = 2\n")
+            seen["told"] = [str(p) for p in client.wait(timeout=STEP_TIMEOUT)]
+            seen["after"] = {
+                "service": self.show_unit(service, "ActiveState", "MainPID"),
+                "serving_pid": client.daemon.pid,
+                "daemons": self.daemons_of_root(root),
+            }
+        uninstall = self.reloadd("service", "uninstall", "--root", str(root))
+        seen["uninstall"] = [uninstall.returncode, uninstall.stdout, uninstall.stderr]
+        seen["after_uninstall"] = {
+            "socket_file": socket_path.exists(),
+            "socket": self.show_unit(socket_unit, "LoadState", "ActiveState"),
+            "daemons": self.daemons_of_root(root),
+        }
+        self.seen["socket_activation"] = seen
+        self.step("uninstalled the second project")
+
+    def show_unit(self, unit: str, *properties: str) -> dict[str, str]:
+        text = self.systemctl("show", unit, f"--property={','.join(properties)}").stdout
+        return dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
 
 
 _CLIENT = """

@@ -155,3 +155,33 @@ def test_the_daemon_logs_to_the_journal_with_fields(
     assert told["CODE_FILE"].endswith("notifier.py")
     assert told["LOGGER"] == "reloadd.daemon"
     assert all(name.isupper() for r in records for name in r), "only journal field names"
+
+
+def test_socket_activation_starts_the_daemon_at_the_first_connection(
+    scenario: dict[str, Any], project: Path
+) -> None:
+    seen = scenario["socket_activation"]
+    assert seen["install"][0] == 0, seen["install"]
+    assert "listening now: the daemon starts at the first connection" in seen["install"][1]
+    assert seen["verify"] == [0, ""]
+    before = seen["before"]
+    assert before["socket"] == {"ActiveState": "active", "SubState": "listening"}
+    assert before["service"]["ActiveState"] == "inactive", "no daemon until a client connects"
+    assert before["daemons"] == []
+    assert before["socket_mode"] == "0o600"
+
+    app = project.parent / "socket-project" / "app.py"
+    assert seen["told"] == [str(app)]
+    after = seen["after"]
+    assert after["service"]["ActiveState"] == "active"
+    assert after["daemons"] == [after["serving_pid"]] == [int(after["service"]["MainPID"])]
+    started = [
+        r for r in scenario["journal"] if "on the socket systemd passed" in r.get("MESSAGE", "")
+    ]
+    assert started, "the daemon adopted the socket"
+
+    assert seen["uninstall"][0] == 0, seen["uninstall"]
+    gone = seen["after_uninstall"]
+    assert gone["socket_file"] is False
+    assert gone["socket"] == {"LoadState": "not-found", "ActiveState": "inactive"}
+    assert gone["daemons"] == []
