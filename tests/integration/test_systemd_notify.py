@@ -73,12 +73,26 @@ def notify_socket() -> Iterator[NotifySocket]:
 
 
 def start_under_notify(
-    project: Path, tmp_path: Path, notify: NotifySocket, factory: list[DaemonProcess]
+    project: Path,
+    tmp_path: Path,
+    notify: NotifySocket,
+    factory: list[DaemonProcess],
+    implementation: str,
 ) -> DaemonProcess:
-    """Start ``reloadd serve`` with systemd's variables set, without waiting for it."""
+    """Start ``reloadd serve`` with systemd's variables set, without waiting for it.
+
+    ``implementation``: ``"libsystemd"`` (the reloadd[systemd] extra, installed for the
+    tests) or ``"built-in"``, for which the extra is hidden from the daemon by a package
+    of the same name that cannot be imported.
+    """
     daemon = DaemonProcess(project, backend="builtin", log_path=tmp_path / "daemon.log")
     factory.append(daemon)
     env = dict(os.environ, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC=str(WATCHDOG_USEC))
+    if implementation == "built-in":
+        shadow = tmp_path / "shadow" / "systemd"
+        shadow.mkdir(parents=True)
+        (shadow / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+        env["PYTHONPATH"] = str(shadow.parent)
     with open(daemon.log_path, "ab") as log:
         daemon.process = subprocess.Popen(
             daemon.command(),
@@ -90,10 +104,15 @@ def start_under_notify(
     return daemon
 
 
+@pytest.mark.parametrize("implementation", ["libsystemd", "built-in"])
 def test_notify_protocol_ready_status_watchdog_stopping(
-    project: Path, tmp_path: Path, notify_socket: NotifySocket, daemon_factory: list[DaemonProcess]
+    implementation: str,
+    project: Path,
+    tmp_path: Path,
+    notify_socket: NotifySocket,
+    daemon_factory: list[DaemonProcess],
 ) -> None:
-    daemon = start_under_notify(project, tmp_path, notify_socket, daemon_factory)
+    daemon = start_under_notify(project, tmp_path, notify_socket, daemon_factory, implementation)
 
     ready = notify_socket.wait_for("READY", "1", timeout=START_TIMEOUT)
     # Ready means bound and watching: a client is answered at once, with no retry.
@@ -125,6 +144,7 @@ def test_notify_protocol_ready_status_watchdog_stopping(
     notify_socket.wait_for("STOPPING", "1")
     assert daemon.process.wait(STOP_TIMEOUT) == 0
     assert "received SIGTERM" in daemon.log()
+    assert f"told systemd it is ready ({implementation} notify)" in daemon.log()
 
 
 def test_no_notify_socket_no_systemd_talk(
