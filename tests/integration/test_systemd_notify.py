@@ -94,6 +94,11 @@ def start_under_notify(
         (shadow / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
         env["PYTHONPATH"] = str(shadow.parent)
     with open(daemon.log_path, "ab") as log:
+        if implementation == "built-in":
+            # As systemd says "your stderr is the journal" (the extra's handler would need
+            # a real journald; without it, each line carries its syslog priority).
+            info = os.fstat(log.fileno())
+            env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
         daemon.process = subprocess.Popen(
             daemon.command(),
             stdout=log,
@@ -118,14 +123,18 @@ def test_notify_protocol_ready_status_watchdog_stopping(
     # Ready means bound and watching: a client is answered at once, with no retry.
     with Client(project, name="probe", role=Role.TOOL, spawn=False, handshake_timeout=5):
         pass
-    assert ready["STATUS"].startswith("0 dev servers, 0 files; "), ready
+    assert ready["STATUS"] == "0 dev servers, 0 files; no change yet", ready
 
     module = project / "app.py"
     module.write_text("x = 1\n")
     with Client(project, name="dev server") as client:
         client.watch(files=[module])
         status = notify_socket.wait_for("STATUS")
-        while not status["STATUS"].startswith("1 dev server, 1 file; "):
+        while status["STATUS"] != "1 dev server, 1 file; no change yet":
+            status = notify_socket.wait_for("STATUS")
+        module.write_text("x = 2\n")
+        assert client.wait(timeout=NOTIFY_TIMEOUT) == [module]
+        while status["STATUS"] != "1 dev server, 1 file; last change just now":
             status = notify_socket.wait_for("STATUS")
 
         # The watchdog: counted over a window, while a client is connected and pinging.
@@ -145,6 +154,8 @@ def test_notify_protocol_ready_status_watchdog_stopping(
     assert daemon.process.wait(STOP_TIMEOUT) == 0
     assert "received SIGTERM" in daemon.log()
     assert f"told systemd it is ready ({implementation} notify)" in daemon.log()
+    if implementation == "built-in":
+        assert "\n<6>told systemd it is ready (built-in notify)" in daemon.log()
 
 
 def test_no_notify_socket_no_systemd_talk(
