@@ -48,6 +48,8 @@ examples:
                                  run a dev server, restart it when a file it imported changes
   reloadd changed app/views.py   from an editor after a save: the dev servers are told now,
                                  not when the watcher notices (docs/editors.md)
+  reloadd service install --now  run this project's daemon as a systemd user service
+                                 (docs/systemd.md)
 
 The project root is --root, else the nearest folder upward holding
 .watchmanconfig, .git or pyproject.toml, else the working directory.
