@@ -1,8 +1,8 @@
-"""The ``reloadd`` command line: ``serve``, ``start``, ``stop``, ``status``, ``list``, ``run``, ``changed``.
+"""The ``reloadd`` command line: ``serve``, ``start``, ``stop``, ``status``, ``list``, ``run``, ``changed``, ``service``.
 
 ``main(argv)`` takes its arguments so tests can call it in-process. This module
 holds the parser and the dispatch; the commands live in ``cli_daemon`` (serve,
-start, stop), ``cli_status`` (status, list) and ``cli_changed``.
+start, stop), ``cli_status`` (status, list), ``cli_changed`` and ``cli_service``.
 
 Every failure is one line on stderr, ``reloadd: <what went wrong and what to do>``,
 and exit status 1; a mistake on the command line prints the usage of the command
@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from reloadd.client.cli_changed import changed
 from reloadd.client.cli_daemon import serve, start, stop
 from reloadd.client.cli_root import project_root
+from reloadd.client.cli_service import add_arguments as add_service_arguments
+from reloadd.client.cli_service import service
 from reloadd.client.cli_status import list_daemons, status
 from reloadd.client.idle_exit import (
     BACKGROUND_IDLE_EXIT,
@@ -46,6 +48,8 @@ examples:
                                  run a dev server, restart it when a file it imported changes
   reloadd changed app/views.py   from an editor after a save: the dev servers are told now,
                                  not when the watcher notices (docs/editors.md)
+  reloadd service install --now  run this project's daemon as a systemd user service
+                                 (docs/systemd.md)
 
 The project root is --root, else the nearest folder upward holding
 .watchmanconfig, .git or pyproject.toml, else the working directory.
@@ -127,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     changed_parser.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing unless it fails"
     )
+    add_service_arguments(
+        command("service", "install, remove or inspect the systemd user service", root=False)
+    )
     return parser
 
 
@@ -165,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(options_from_args(args))
         if args.command == "changed":
             return changed(args)
+        if args.command == "service":
+            return service(args)
         return status(args)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)

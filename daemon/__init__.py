@@ -16,7 +16,9 @@ Threads, and what each one owns:
   :class:`~reloadd.daemon.outbox.Outbox` and the state file. Every message
   handler (:mod:`~reloadd.daemon.handlers`), change routing
   (:mod:`~reloadd.daemon.notifier`) and housekeeping runs here, so none of that
-  state needs a lock.
+  state needs a lock. So do the loop's timers (:mod:`~reloadd.daemon.loop_timers`):
+  under systemd, the status line and the watchdog's ``WATCHDOG=1``, which must stop
+  when the loop hangs (:mod:`~reloadd.daemon.watchdog`).
 * **The watch thread** ``reloadd-watch`` (:mod:`~reloadd.daemon.root_watcher`, one
   thread, one job at a time) calls the backend's ``watch_roots`` for roots a ``watch``
   request needs. A first crawl can take seconds; the main thread keeps serving

@@ -56,6 +56,10 @@ class ChangeLog:
         """The time of the oldest change still remembered."""
         return next(iter(self._seen.values())) if self._seen else None
 
+    def newest(self) -> float | None:
+        """The time of the latest change remembered."""
+        return next(reversed(self._seen.values())) if self._seen else None
+
     def seen_since(self, path: str, since: float) -> bool:
         """Whether ``path`` was seen changing at or after ``since``."""
         last = self._seen.get(path)

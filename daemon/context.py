@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from reloadd.daemon.backends.base import Backend
 from reloadd.daemon.history import ChangeHistory
+from reloadd.daemon.journal import fields
 from reloadd.daemon.log_limit import LimitedLog
 from reloadd.daemon.outbox import Outbox
 from reloadd.daemon.realpaths import RealPaths
@@ -97,9 +98,15 @@ class DaemonContext:
         if record is None or not was_connected:
             return record  # already departed: said once
         if self.registry.get(identity) is None:  # a one-shot tool: forgotten at once
-            log.info("%s %s", label(record), reason)
+            log.info("%s %s", label(record), reason, extra=fields(client=label(record)))
         else:
-            log.info("%s %s; keeping its registration for %g s", label(record), reason, self.grace)
+            log.info(
+                "%s %s; keeping its registration for %g s",
+                label(record),
+                reason,
+                self.grace,
+                extra=fields(client=label(record)),
+            )
         return record
 
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.context import DaemonContext, label
 from reloadd.daemon.history import ChangeHistory
+from reloadd.daemon.journal import fields
 from reloadd.daemon.registry import ClientId, ClientRecord
 from reloadd.protocol import Message, Noted, Saved
 
@@ -67,7 +68,13 @@ def notify(ctx: DaemonContext, changed: set[str], at: float) -> int:
         paths = not_yet_told(ctx.history, record, routed)
         if not paths:
             continue
-        log.info("%s: %d changed, e.g. %s", label(record), len(paths), min(paths))
+        log.info(
+            "%s: %d changed, e.g. %s",
+            label(record),
+            len(paths),
+            min(paths),
+            extra=fields(client=label(record), path=min(paths)),
+        )
         if ctx.outbox.notify(identity, paths, at):
             told += 1
     return told

@@ -30,6 +30,7 @@ from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.housekeeping import HOUSEKEEPING_INTERVAL, check_clients
 from reloadd.daemon.inbox import Inbox
 from reloadd.daemon.log_limit import LimitedLog
+from reloadd.daemon.loop_timers import LoopTimer
 from reloadd.daemon.notifier import on_batch
 from reloadd.daemon.outbox import RECEIVE_HWM, SEND_HWM, Outbox
 from reloadd.daemon.realpaths import RealPaths
@@ -93,6 +94,12 @@ class Daemon:
         self._zmq = zmq.Context()
         self._socket = self._zmq.socket(zmq.ROUTER)
         self._cap: ConnectionCap | None = None
+        self.listen_fd: int | None = None
+        """A listening socket systemd passed (socket activation), adopted by :meth:`bind`
+        instead of binding anew; the socket file is then systemd's, never removed here."""
+        self.timers: list[LoopTimer] = []
+        """Run by the loop when due (the systemd watchdog and status line); the loop's poll
+        never sleeps past the earliest."""
 
     @property
     def ctx(self) -> DaemonContext:
@@ -128,6 +135,8 @@ class Daemon:
         sock.setsockopt(zmq.MAXMSGSIZE, 2 * MAX_MESSAGE_BYTES)
         sock.setsockopt(zmq.SNDHWM, SEND_HWM)
         sock.setsockopt(zmq.RCVHWM, RECEIVE_HWM)
+        if self.listen_fd is not None:
+            sock.setsockopt(zmq.USE_FD, self.listen_fd)
         old_umask = os.umask(0o177)
         try:
             sock.bind(self.endpoint.address)
@@ -150,7 +159,8 @@ class Daemon:
         next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
         try:
             while not (ctx.stopping or self._stop_signalled):
-                timeout_ms = max(0, int((next_housekeeping - time.monotonic()) * 1000))
+                wake_at = min([next_housekeeping, *(timer.due for timer in self.timers)])
+                timeout_ms = max(0, int((wake_at - time.monotonic()) * 1000))
                 ready = dict(poller.poll(timeout_ms))
                 if self.changes.fileno() in ready:
                     self._flush_changes()
@@ -166,6 +176,7 @@ class Daemon:
                     self._guarded("saving the state", self._save_state)
                     self._check_idle()
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
+                self._run_timers()
         finally:
             signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in previous_handlers.items():
@@ -184,10 +195,17 @@ class Daemon:
             self._cap.close()
         self._socket.close(linger=0)
         self._zmq.term()
-        self.endpoint.socket_path.unlink(missing_ok=True)
+        if self.listen_fd is None:
+            self.endpoint.socket_path.unlink(missing_ok=True)
         if self._ctx is not None:
             self._ctx.backend.close()
         self.changes.close()
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        for timer in self.timers:
+            if timer.due <= now:
+                self._guarded("running a timer", timer.run, now)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)

@@ -13,6 +13,7 @@ import os
 import time
 
 from reloadd.daemon.context import HEARTBEAT, DaemonContext, label
+from reloadd.daemon.journal import fields
 from reloadd.daemon.registry import ClientId
 from reloadd.protocol import (
     PROTOCOL_VERSION,
@@ -54,7 +55,7 @@ def handle_hello(ctx: DaemonContext, identity: ClientId, hello: Hello) -> list[M
         )
     else:
         record = ctx.registry.add(identity, hello, now=now)
-        log.info("%s connected", label(record))
+        log.info("%s connected", label(record), extra=fields(client=label(record)))
     return [
         Welcome(
             re=hello.id,

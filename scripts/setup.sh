@@ -23,7 +23,13 @@ fi
 # file for a path, is missing). The demo needs only Watchman, and runs without it.
 DEMO_PACKAGES=(watchman:watchman)
 # What the tests use for real: one word per package, added by the feature that needs it.
-TEST_PACKAGES=()
+# libsystemd-dev and pkg-config build systemd-python (the reloadd[systemd] extra, whose
+# journal and notify code the systemd tests run); systemd itself runs the unit tests.
+TEST_PACKAGES=(
+    /usr/include/systemd/sd-daemon.h:libsystemd-dev
+    pkg-config:pkg-config
+    systemd-analyze:systemd
+)
 
 missing_packages() {
     local entry thing package
@@ -79,14 +85,20 @@ fi
 
 # What the installed environment was made from: redone when pyproject.toml or Python changes.
 STAMP=.venv/.reloadd-setup
-wanted="$(cat pyproject.toml .venv/pyvenv.cfg | cksum)"
+# With --test the extras include systemd (systemd-python, built against libsystemd-dev):
+# only then are its Debian packages sure to be there.
+EXTRAS=dev
+if [ "$FOR_TESTS" = 1 ]; then
+    EXTRAS=dev,systemd
+fi
+wanted="$(echo "$EXTRAS" | cat - pyproject.toml .venv/pyvenv.cfg | cksum)"
 if [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ] &&
     .venv/bin/python -c 'import reloadd.client, reloadd.daemon' >/dev/null 2>&1; then
     say "the .venv is up to date (pyproject.toml unchanged); nothing to install"
 else
     say "installing reloadd (editable) and its test tools into .venv; a minute on a fresh machine"
     quietly "upgrading pip" .venv/bin/python -m pip install --upgrade pip
-    quietly "installing reloadd" .venv/bin/python -m pip install -e ".[dev]"
+    quietly "installing reloadd" .venv/bin/python -m pip install -e ".[$EXTRAS]"
     echo "$wanted" >"$STAMP"
 fi
 

@@ -15,7 +15,18 @@ from tests.daemon_process import (  # noqa: F401  (fixture)
 )
 from tests.watchman_instance import private_watchman, watchman  # noqa: F401  (fixtures)
 
-_LEAKY_VARIABLES = ("WATCHMAN_SOCK", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "NOTIFY_SOCKET")
+_LEAKY_VARIABLES = (
+    "WATCHMAN_SOCK",
+    "XDG_RUNTIME_DIR",
+    "XDG_STATE_HOME",
+    "XDG_CONFIG_HOME",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "JOURNAL_STREAM",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +46,8 @@ def clean_environment(
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    # Where `reloadd service` writes units, and clients look for one: never ~/.config.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     # The fallback runtime folder ($TMPDIR/reloadd-<uid>) is private to the test too.
     temp = base / "tmp"
     temp.mkdir(mode=0o700)
