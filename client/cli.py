@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 from reloadd.client.cli_changed import changed
 from reloadd.client.cli_daemon import serve, start, stop
+from reloadd.client.cli_keys import add_arguments as add_keys_arguments
+from reloadd.client.cli_keys import keys
 from reloadd.client.cli_root import project_root
 from reloadd.client.cli_status import list_daemons, status
 from reloadd.client.idle_exit import (
@@ -109,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--idle-exit", type=_duration, metavar="DURATION", help=_IDLE_EXIT_HELP[name]
         )
+        if name == "serve":
+            sub.add_argument(
+                "--listen",
+                action="append",
+                default=[],
+                metavar="tcp://ADDR:PORT",
+                help="also accept dev servers over the network here, with CurveZMQ keys only "
+                "(repeatable; see 'reloadd keys' and docs/remote.md)",
+            )
     stop_parser = command("stop", "stop the daemon, and wait until its process has exited")
     stop_parser.add_argument(
         "--all", action="store_true", help="stop every daemon of yours (see 'reloadd list')"
@@ -126,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     changed_parser.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing unless it fails"
+    )
+    add_keys_arguments(
+        command("keys", "CurveZMQ keys for network endpoints (docs/remote.md)", root=False)
     )
     return parser
 
@@ -165,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(options_from_args(args))
         if args.command == "changed":
             return changed(args)
+        if args.command == "keys":
+            return keys(args)
         return status(args)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)

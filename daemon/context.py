@@ -58,6 +58,9 @@ class DaemonContext:
     grace period (Unix time, as ``status`` reports it); 0.0 while it has one."""
     _idle_clock: float = field(default_factory=time.monotonic)
     """The same moment on the monotonic clock, which the idle exit is timed by."""
+    peer: str = ""
+    """The key name of the network client whose message is being handled ('' for the local
+    endpoint): set by the loop before each handler runs."""
     stopping: bool = False
     """Set to end the loop (a ``stop`` request, SIGTERM, SIGINT, the idle timeout)."""
 
@@ -111,4 +114,6 @@ Handler = Callable[[DaemonContext, ClientId, M], list[Message]]
 
 def label(record: ClientRecord) -> str:
     """How a client is named in the log."""
+    if record.remote:
+        return f"{record.name} (pid {record.pid}, over the network with key {record.remote})"
     return f"{record.name} (pid {record.pid})"

@@ -32,7 +32,7 @@ def check_clients(ctx: DaemonContext) -> None:
     for record in ctx.registry:
         if not record.connected:
             continue
-        if not pid_alive(record.pid):
+        if not record.remote and not pid_alive(record.pid):
             reason = "exited without saying goodbye"
         elif now - record.last_seen > SILENCE_LIMIT:
             reason = f"was silent for {now - record.last_seen:.0f} s"

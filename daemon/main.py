@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 
 from reloadd.daemon.backends.choose import choose_backend
 from reloadd.daemon.fd_limit import raise_fd_limit
@@ -14,7 +15,12 @@ from reloadd.daemon.server import Daemon
 from reloadd.daemon.systemd import notify
 from reloadd.protocol import ReloaddError
 from reloadd.protocol.defaults import DEFAULT_GRACE, DEFAULT_LOG_LEVEL
-from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir, find_project_root
+from reloadd.protocol.endpoint import (
+    endpoint_for,
+    ensure_private_dir,
+    find_project_root,
+    parse_tcp_address,
+)
 
 log = logging.getLogger("reloadd.daemon")
 
@@ -27,6 +33,7 @@ def serve(
     log_level: str = DEFAULT_LOG_LEVEL,
     grace: float = DEFAULT_GRACE,
     idle_exit: float = 0.0,
+    listen: Sequence[str] = (),
 ) -> int:
     """Run the daemon until it is stopped; return the process exit status.
 
@@ -35,7 +42,8 @@ def serve(
     usage mistakes only.
 
     ``idle_exit``: exit cleanly after this many seconds with no client but one-shot tools
-    (none connected, none kept for its grace period); 0 means never.
+    (none connected, none kept for its grace period); 0 means never. ``listen``: network
+    endpoints (``tcp://ADDR:PORT``, CurveZMQ only) beside the local one.
     """
     logging.basicConfig(
         level=log_level.upper(),
@@ -48,6 +56,8 @@ def serve(
         project_root = find_project_root(root)
         endpoint = endpoint_for(project_root)
         ensure_private_dir(endpoint.socket_path.parent)
+        for address in listen:
+            parse_tcp_address(address)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)
         return 1
@@ -67,7 +77,9 @@ def serve(
             )
             endpoint.socket_path.unlink()
         state_path = state_dir() / f"{endpoint.socket_path.stem}.json"
-        daemon = Daemon(endpoint, grace=grace, state_path=state_path, idle_exit=idle_exit)
+        daemon = Daemon(
+            endpoint, grace=grace, state_path=state_path, idle_exit=idle_exit, listen=listen
+        )
         try:
             chosen = choose_backend(
                 backend,
@@ -79,7 +91,12 @@ def serve(
             print(f"reloadd: {exc}", file=sys.stderr)
             daemon.close()
             return 1
-        daemon.bind(chosen)
+        try:
+            daemon.bind(chosen)
+        except ReloaddError as exc:  # a network endpoint: its keys, its address
+            print(f"reloadd: {exc}", file=sys.stderr)
+            daemon.close()
+            return 1
         log.info(
             "serving %s at %s with the %s backend", project_root, endpoint.address, chosen.name
         )
