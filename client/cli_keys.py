@@ -56,8 +56,8 @@ def keys(args: argparse.Namespace) -> int:
         )
     else:
         allowed, problems = store.allowed_keys(store.clients_dir())
-        for public, name in sorted(allowed.items(), key=lambda item: item[1]):
-            print(f"{name}\t{public.decode()}")
+        for key, name in sorted(allowed.items(), key=lambda item: item[1]):
+            print(f"{name}\t{key.decode()}")
         for problem in problems:
             print(f"# ignored: {problem}")
         if not allowed:
