@@ -16,6 +16,7 @@ import zmq
 
 from reloadd.client import log
 from reloadd.client.channel import Channel
+from reloadd.client.remote import Remote
 from reloadd.client.spawn import log_tail, spawn_daemon
 from reloadd.protocol import (
     PROTOCOL_VERSION,
@@ -29,7 +30,8 @@ from reloadd.protocol import (
     VersionMismatch,
     Welcome,
 )
-from reloadd.protocol.endpoint import Endpoint, check_endpoint
+from reloadd.protocol.defaults import NETWORK_TIMEOUT
+from reloadd.protocol.endpoint import Endpoint, RemoteEndpoint, check_endpoint, where_to_look
 
 Connected = tuple[Channel, Welcome]
 """An open channel and the ``welcome`` its daemon sent."""
@@ -57,16 +59,19 @@ class Dialer:
     def __init__(
         self,
         context: zmq.Context[zmq.Socket[bytes]],
-        endpoint: Endpoint,
+        endpoint: Endpoint | RemoteEndpoint,
         on_changed: Callable[[Changed], None],
         *,
         name: str,
         role: Role,
         handshake_timeout: float,
         spawn_timeout: float,
+        remote: Remote | None = None,
     ) -> None:
         self.context = context
         self.endpoint = endpoint
+        self.remote = remote
+        """Set for a daemon on another machine: it is never started from here."""
         self.on_changed = on_changed
         self.name = name
         self.role = role
@@ -74,7 +79,18 @@ class Dialer:
         self.spawn_timeout = spawn_timeout
 
     def connect(self, *, spawn: bool) -> Connected:
-        """Say hello to the running daemon, or (with ``spawn``) start one; raise if neither works."""
+        """Say hello to the running daemon, or (with ``spawn``) start one; raise if neither works.
+
+        A network daemon is never started: it runs where the files are.
+        """
+        if isinstance(self.endpoint, RemoteEndpoint):
+            found = self.handshake(max(self.handshake_timeout, NETWORK_TIMEOUT))
+            if found is None:
+                raise DaemonNotRunning(
+                    f"no reloadd daemon answers at {self.endpoint.address}; "
+                    f"{where_to_look(self.endpoint)}"
+                )
+            return found
         root = self.endpoint.root
         if check_endpoint(self.endpoint):
             found = self.handshake(self.handshake_timeout)
@@ -119,7 +135,8 @@ class Dialer:
         A daemon killed a moment ago can still accept a connection and then drop it:
         that is "nobody answers" (start a new daemon), not a failure to report.
         """
-        channel = Channel(self.context, self.endpoint, self.on_changed)
+        secure = self.remote.secure if self.remote is not None else None
+        channel = Channel(self.context, self.endpoint, self.on_changed, secure)
         hello = Hello(
             id=channel.next_id(),
             protocol=PROTOCOL_VERSION,
@@ -129,8 +146,13 @@ class Dialer:
         )
         try:
             welcome = channel.request(hello, Welcome, timeout=timeout)
-        except (DaemonTimeout, DaemonNotRunning):
+        except DaemonTimeout:
             channel.close()
+            return None
+        except DaemonNotRunning:
+            channel.close()
+            if self.remote is not None:
+                raise  # over the network this says why (a refused key): no stale socket here
             return None
         except BaseException:
             channel.close()

@@ -23,6 +23,7 @@ from reloadd.client.connect import Dialer, default_name
 from reloadd.client.link import Link
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
+from reloadd.client.remote import ENDPOINT_VAR, Remote, remote_from_environment
 from reloadd.client.requests import send_saved, send_watch, sendable, took_back
 from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
@@ -44,6 +45,7 @@ from reloadd.protocol import (
 )
 from reloadd.protocol.endpoint import (
     Endpoint,
+    RemoteEndpoint,
     endpoint_for,
     endpoint_in,
     find_project_root,
@@ -69,6 +71,10 @@ class Client(Link):
     ...     client.watch(files=["app.py"], globs=[("templates", "**/*.html")])
     ...     changed = client.wait(timeout=30)
 
+    With ``RELOADD_ENDPOINT=tcp://HOST:PORT`` in the environment, the daemon is another
+    machine's, reached with CurveZMQ keys, and paths are mapped (:mod:`reloadd.client.remote`);
+    such a daemon is never started from here.
+
     With ``spawn=False`` a missing daemon raises :class:`DaemonNotRunning`.
     Otherwise, if no daemon can be started or reached (now or later), the client
     says so once on stderr and falls back to polling its own files until the
@@ -90,17 +96,25 @@ class Client(Link):
         request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.root = find_project_root(root)
+        self._remote: Remote | None = None
+        unusable: EndpointError | None = None
         try:
-            self.endpoint: Endpoint = endpoint_for(self.root)
+            self._remote = remote_from_environment(self.root)
+            self.endpoint: Endpoint | RemoteEndpoint = (
+                self._remote.endpoint if self._remote else endpoint_for(self.root)
+            )
         except EndpointError as exc:
             if not (fallback and spawn):
                 raise
-            self.endpoint = endpoint_in(runtime_dir(), self.root)
-            unusable: EndpointError | None = exc
-        else:
-            unusable = None
+            unusable = exc
+            address = os.environ.get(ENDPOINT_VAR, "")
+            self.endpoint = (
+                RemoteEndpoint(root=self.root, address=address)
+                if address
+                else endpoint_in(runtime_dir(), self.root)
+            )
         self.name = name or default_name()
-        self.spawn = spawn
+        self.spawn = spawn and not isinstance(self.endpoint, RemoteEndpoint)
         self.fallback = fallback and spawn
         self.request_timeout = request_timeout
         self._machine = StateMachine(str(self.root))
@@ -128,6 +142,7 @@ class Client(Link):
             role=role,
             handshake_timeout=handshake_timeout,
             spawn_timeout=spawn_timeout,
+            remote=self._remote,
         )
         try:
             if unusable is not None:
@@ -190,6 +205,8 @@ class Client(Link):
         """
         self._retry_if_lost()
         names, new_globs = as_names(files), glob_specs(globs)
+        if self._remote is not None:  # the daemon's paths; the others are polled here
+            names, new_globs = self._remote.outgoing(absolute(names), new_globs, since)
         first = not self._files and not self._globs
         taken_back = first and self.connected and took_back(self._welcome, names, new_globs)
         # The registration the daemon took back holds only normal absolute paths, so
@@ -200,8 +217,7 @@ class Client(Link):
         self._files.update(new_files)
         self._globs.update(new_globs)
         if self._polling is not None:
-            self._polling.files.update(new_files)
-            self._polling.globs.update(new_globs)
+            self._polling.add(new_files, new_globs, since)
             return self._counts()
         channel = self._require_channel()
         try:
@@ -222,6 +238,8 @@ class Client(Link):
         """Remove files and globs from this client's registration."""
         self._retry_if_lost()
         old_files, old_globs = absolute(as_names(files)), glob_specs(globs)
+        if self._remote is not None:
+            old_files, old_globs = self._remote.removed(old_files, old_globs)
         self._files.difference_update(old_files)
         self._globs.difference_update(old_globs)
         if self._polling is not None:
@@ -248,6 +266,11 @@ class Client(Link):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
+            if self._remote is not None:  # its own files, which no path mapping holds
+                self._pending.extend(self._remote.poll_local())
+                if self._pending and not self._more:
+                    break
+                remaining = self._remote.until_next_poll(remaining)
             if self.state is State.POLLING:
                 self._poll_once(remaining)
             elif self.state is State.LOST:
@@ -279,6 +302,8 @@ class Client(Link):
         """
         self._retry_if_lost()
         names, _ = self._sendable(absolute(as_names(paths)), [])
+        if self._remote is not None:
+            names = self._remote.host_paths(names)
         if self._polling is not None or not names:
             return SaveResult(notified=0, recorded=0)
         try:

@@ -38,6 +38,9 @@ log = logging.getLogger("reloadd.daemon")
 AUTH_THREAD = "reloadd-auth"
 """The name of the ZAP handler's thread."""
 
+ZAP_DOMAIN = "reloadd"
+"""The ZAP domain of the network endpoints, the one the handler checks keys for."""
+
 
 class AllowList:
     """The public keys allowed in, by name, read again when their folder changes."""
@@ -90,7 +93,7 @@ class Authenticator(ThreadAuthenticator):
         """Start the handler thread and check every CURVE key against the allow-list."""
         super().start()
         self.thread.name = AUTH_THREAD
-        self.configure_curve_callback(domain="*", credentials_provider=self)
+        self.configure_curve_callback(domain=ZAP_DOMAIN, credentials_provider=self)
 
     async def handle_zap_message(self, msg: list[bytes]) -> None:
         """Note the peer's address for the log, then let pyzmq answer the request."""

@@ -22,16 +22,13 @@ from typing import Any
 
 import zmq
 
-from reloadd.daemon.auth import AllowList, Authenticator
+from reloadd.daemon.auth import ZAP_DOMAIN, AllowList, Authenticator
 from reloadd.daemon.keys import clients_dir, curve_available, server_keys
 from reloadd.protocol import EndpointError
 from reloadd.protocol.defaults import NETWORK_HEARTBEAT, NETWORK_TIMEOUT
 from reloadd.protocol.endpoint import parse_tcp_address
 
 log = logging.getLogger("reloadd.daemon")
-
-ZAP_DOMAIN = "reloadd"
-"""The ZAP domain of the network endpoints (the handler checks every domain alike)."""
 
 
 class NetworkEndpoints:
