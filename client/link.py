@@ -99,6 +99,12 @@ class Link:
             self._attach(*self._dialer.connect(spawn=self.spawn))
             if self._polling is not None:
                 self._pending.extend(self._polling.poll())
+                if self._remote is not None:
+                    # The poller may not see what the daemon watches (a mapped folder this
+                    # machine cannot stat): ask for every change since the daemon was last
+                    # heard, less those the poller already reported.
+                    since = self._last_heard
+                    self._remote.seen_while_polling(self._polling.states)
             reregister(
                 self._require_channel(),
                 self._welcome,
@@ -202,7 +208,7 @@ class Link:
 
     def _on_changed(self, message: Changed) -> None:
         if self._remote is not None:
-            self._pending.extend(self._remote.to_client(message.paths))
+            self._pending.extend(self._remote.unseen(self._remote.to_client(message.paths)))
         else:
             self._pending.extend(message.paths)
         self._more = message.more

@@ -53,6 +53,11 @@ class PollingWatcher:
         self._view = view or str
         self._states: dict[str, FileState] | None = None
 
+    @property
+    def states(self) -> dict[str, FileState]:
+        """Each path's state at the last scan (as seen, in the ``view``'s spelling)."""
+        return dict(self._states or {})
+
     def add(self, files: Iterable[str], globs: Iterable[GlobSpec], since: float) -> None:
         """Watch more: of the paths new to this watcher, those written after ``since`` (if
         given) are reported at the next scan, the others only once they change."""

@@ -32,6 +32,7 @@ from reloadd.client.polling import PollingWatcher
 from reloadd.protocol import GlobSpec, KeyFileError
 from reloadd.protocol.defaults import NETWORK_HEARTBEAT, NETWORK_TIMEOUT
 from reloadd.protocol.endpoint import RemoteEndpoint, parse_tcp_address
+from reloadd.protocol.file_state import FileState, stat_state
 
 ENDPOINT_VAR = "RELOADD_ENDPOINT"
 SERVER_KEY_VAR = "RELOADD_SERVER_KEY"
@@ -40,6 +41,12 @@ CLIENT_KEY_VAR = "RELOADD_CLIENT_KEY"
 LOCAL_POLL_INTERVAL = 2.0
 """Seconds between two scans of the files no mapping holds (a container's own libraries,
 which seldom change): cheap, as only registered files are stat'ed."""
+
+
+SEEN_WINDOW = 10.0
+"""Seconds after leaving the polling fallback during which a path the poller already saw in
+its present state is not reported again (the daemon reports every change since it was last
+heard, some of which the poller saw first)."""
 
 
 class Remote:
@@ -61,6 +68,8 @@ class Remote:
         self.local: PollingWatcher | None = None
         """The poller of the files and globs outside every mapping (none until there are some)."""
         self._next_poll = 0.0
+        self._seen: dict[str, FileState] = {}
+        self._seen_until = 0.0
 
     def __repr__(self) -> str:
         return f"Remote({self.endpoint.address!r}, client key {self.public_key.decode()!r})"
@@ -137,6 +146,20 @@ class Remote:
             else:
                 host_files.append(host)
         return host_files, local_files
+
+    def seen_while_polling(self, states: dict[str, FileState]) -> None:
+        """Back from polling: the states the poller last saw, not to be reported again."""
+        self._seen = {path: state for path, state in states.items() if state is not None}
+        self._seen_until = time.monotonic() + SEEN_WINDOW
+
+    def unseen(self, paths: list[str]) -> list[str]:
+        """Leave out paths whose state the fallback poller saw and reported already."""
+        if not self._seen:
+            return paths
+        if time.monotonic() > self._seen_until:
+            self._seen = {}
+            return paths
+        return [path for path in paths if stat_state(path) != self._seen.get(path)]
 
     # -- the local poller -----------------------------------------------------------------------
 

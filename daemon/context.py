@@ -21,7 +21,7 @@ from reloadd.daemon.registry import ClientId, ClientRecord, Registry
 from reloadd.daemon.root_watcher import RootWatcher
 from reloadd.daemon.watched_roots import WatchedRoots
 from reloadd.protocol import ErrorCode, Message, ProtocolError, Role
-from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
+from reloadd.protocol.defaults import DEFAULT_HEARTBEAT, NETWORK_TIMEOUT
 from reloadd.protocol.endpoint import Endpoint
 
 log = logging.getLogger("reloadd.daemon")
@@ -31,6 +31,10 @@ HEARTBEAT = DEFAULT_HEARTBEAT
 
 SILENCE_LIMIT = 4 * HEARTBEAT
 """A client silent for longer is treated as gone (its registration is kept for the grace period)."""
+
+REMOTE_SILENCE_LIMIT = HEARTBEAT + NETWORK_TIMEOUT
+"""The same for a network client: its link is dropped after ``NETWORK_TIMEOUT`` without a
+byte, and its process cannot be looked up here, so silence is the only sign (a few seconds)."""
 
 
 @dataclass

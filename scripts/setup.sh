@@ -23,7 +23,9 @@ fi
 # file for a path, is missing). The demo needs only Watchman, and runs without it.
 DEMO_PACKAGES=(watchman:watchman)
 # What the tests use for real: one word per package, added by the feature that needs it.
-TEST_PACKAGES=()
+TEST_PACKAGES=(
+    ip:iproute2 # network namespaces for the network endpoint tests (tests/integration/netns.py)
+)
 
 missing_packages() {
     local entry thing package

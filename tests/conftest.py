@@ -15,7 +15,13 @@ from tests.daemon_process import (  # noqa: F401  (fixture)
 )
 from tests.watchman_instance import private_watchman, watchman  # noqa: F401  (fixtures)
 
-_LEAKY_VARIABLES = ("WATCHMAN_SOCK", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "NOTIFY_SOCKET")
+_LEAKY_VARIABLES = (
+    "WATCHMAN_SOCK",
+    "XDG_RUNTIME_DIR",
+    "XDG_STATE_HOME",
+    "XDG_CONFIG_HOME",
+    "NOTIFY_SOCKET",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +41,8 @@ def clean_environment(
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    # The keys of network endpoints (reloadd keys) are the test's own, never the user's.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     # The fallback runtime folder ($TMPDIR/reloadd-<uid>) is private to the test too.
     temp = base / "tmp"
     temp.mkdir(mode=0o700)
