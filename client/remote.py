@@ -101,9 +101,10 @@ class Remote:
             else:
                 host_globs.append(GlobSpec(directory, glob.pattern))
         if local_files or local_globs:
-            if self.local is None:
-                self.local = PollingWatcher((), (), since)
-            self.local.add(local_files, local_globs, since)
+            if self.local is None:  # since 0: only changes from now on, as the daemon does
+                self.local = PollingWatcher(local_files, local_globs, since or time.time())
+            else:
+                self.local.add(local_files, local_globs, since)
         return host_files, host_globs
 
     def removed(self, files: list[str], globs: list[GlobSpec]) -> tuple[list[str], list[GlobSpec]]:

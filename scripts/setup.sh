@@ -25,6 +25,7 @@ DEMO_PACKAGES=(watchman:watchman)
 # What the tests use for real: one word per package, added by the feature that needs it.
 TEST_PACKAGES=(
     ip:iproute2 # network namespaces for the network endpoint tests (tests/integration/netns.py)
+    unshare:util-linux # a mount namespace as a container's view of the project (test_remote_dev_servers.py)
 )
 
 missing_packages() {
