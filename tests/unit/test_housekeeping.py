@@ -85,3 +85,41 @@ def ask(daemon: Daemon, peer: zmq.Socket[bytes], message: Message | bytes) -> Me
     daemon._read_requests()
     assert peer.poll(5000), "no reply"
     return decode(peer.recv())
+
+
+def _dead_pid() -> int:
+    """A pid no process has now (the highest ones are seldom used)."""
+    for pid in range(4_000_000, 3_000_000, -1):
+        if not housekeeping.pid_alive(pid):
+            return pid
+    pytest.fail("no free pid found")
+
+
+def test_a_network_client_is_not_judged_by_a_pid_of_another_machine(daemon: Daemon) -> None:
+    ctx = daemon.ctx
+    hello = Hello(id=1, protocol=1, name="in a container", pid=_dead_pid())
+    ctx.registry.add(b"\x00remote", hello, now=time.time(), remote="web")
+    ctx.registry.add(
+        b"\x00local", Hello(id=1, protocol=1, name="here", pid=hello.pid), now=time.time()
+    )
+    housekeeping.check_clients(ctx)
+    remote, local = ctx.registry.get(b"\x00remote"), ctx.registry.get(b"\x00local")
+    assert remote is not None
+    assert remote.connected
+    assert local is not None
+    assert not local.connected
+
+
+def test_a_silent_network_client_departs_sooner_than_a_local_one(daemon: Daemon) -> None:
+    ctx = daemon.ctx
+    past = time.time() - housekeeping.REMOTE_SILENCE_LIMIT - 0.5
+    ctx.registry.add(
+        b"\x00remote", Hello(id=1, protocol=1, name="far", pid=os.getpid()), now=past, remote="web"
+    )
+    ctx.registry.add(b"\x00local", Hello(id=1, protocol=1, name="near", pid=os.getpid()), now=past)
+    housekeeping.check_clients(ctx)
+    remote, local = ctx.registry.get(b"\x00remote"), ctx.registry.get(b"\x00local")
+    assert remote is not None
+    assert not remote.connected
+    assert local is not None
+    assert local.connected
