@@ -17,6 +17,7 @@ import pytest
 import zmq
 
 from reloadd.daemon import housekeeping
+from reloadd.daemon.context import REMOTE_SILENCE_LIMIT
 from reloadd.daemon.server import Daemon
 from reloadd.protocol import Error, Hello, Message, Ping, Pong, Welcome, decode, encode
 from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir
@@ -112,7 +113,7 @@ def test_a_network_client_is_not_judged_by_a_pid_of_another_machine(daemon: Daem
 
 def test_a_silent_network_client_departs_sooner_than_a_local_one(daemon: Daemon) -> None:
     ctx = daemon.ctx
-    past = time.time() - housekeeping.REMOTE_SILENCE_LIMIT - 0.5
+    past = time.time() - REMOTE_SILENCE_LIMIT - 0.5
     ctx.registry.add(
         b"\x00remote", Hello(id=1, protocol=1, name="far", pid=os.getpid()), now=past, remote="web"
     )
