@@ -16,7 +16,7 @@ import zmq
 
 from reloadd.client import log
 from reloadd.client.channel import Channel
-from reloadd.client.remote import Remote
+from reloadd.client.remote import ENDPOINT_VAR, Remote, remote_from_environment
 from reloadd.client.spawn import log_tail, spawn_daemon
 from reloadd.protocol import (
     PROTOCOL_VERSION,
@@ -24,6 +24,7 @@ from reloadd.protocol import (
     DaemonNotRunning,
     DaemonStartFailed,
     DaemonTimeout,
+    EndpointError,
     Hello,
     ReloaddError,
     Role,
@@ -31,10 +32,37 @@ from reloadd.protocol import (
     Welcome,
 )
 from reloadd.protocol.defaults import NETWORK_TIMEOUT
-from reloadd.protocol.endpoint import Endpoint, RemoteEndpoint, check_endpoint, where_to_look
+from reloadd.protocol.endpoint import (
+    Endpoint,
+    RemoteEndpoint,
+    check_endpoint,
+    endpoint_for,
+    endpoint_in,
+    runtime_dir,
+    where_to_look,
+)
 
 Connected = tuple[Channel, Welcome]
 """An open channel and the ``welcome`` its daemon sent."""
+
+
+def locate(
+    root: Path, *, may_fail: bool
+) -> tuple[Endpoint | RemoteEndpoint, Remote | None, EndpointError | None]:
+    """Where the daemon of ``root`` is: the local endpoint, or the network one the environment
+    names (with its keys and path map); and, if ``may_fail``, the error that makes it unusable
+    (the client then polls, saying why) instead of raising it.
+    """
+    try:
+        remote = remote_from_environment(root)
+        return (remote.endpoint if remote else endpoint_for(root)), remote, None
+    except EndpointError as exc:
+        if not may_fail:
+            raise
+        address = os.environ.get(ENDPOINT_VAR, "")
+        if address:
+            return RemoteEndpoint(root=root, address=address), None, exc
+        return endpoint_in(runtime_dir(), root), None, exc
 
 
 def default_name() -> str:

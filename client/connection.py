@@ -19,18 +19,16 @@ from types import TracebackType
 import zmq
 
 from reloadd.client.channel import Channel
-from reloadd.client.connect import Dialer, default_name
+from reloadd.client.connect import Dialer, default_name, locate
 from reloadd.client.link import Link
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
-from reloadd.client.remote import ENDPOINT_VAR, Remote, remote_from_environment
 from reloadd.client.requests import send_saved, send_watch, sendable, took_back
 from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
 from reloadd.protocol import (
     DaemonNotRunning,
     DaemonTimeout,
-    EndpointError,
     GlobSpec,
     ReloaddError,
     Role,
@@ -46,10 +44,7 @@ from reloadd.protocol import (
 from reloadd.protocol.endpoint import (
     Endpoint,
     RemoteEndpoint,
-    endpoint_for,
-    endpoint_in,
     find_project_root,
-    runtime_dir,
 )
 
 __all__ = ["Client", "default_name"]
@@ -96,23 +91,8 @@ class Client(Link):
         request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.root = find_project_root(root)
-        self._remote: Remote | None = None
-        unusable: EndpointError | None = None
-        try:
-            self._remote = remote_from_environment(self.root)
-            self.endpoint: Endpoint | RemoteEndpoint = (
-                self._remote.endpoint if self._remote else endpoint_for(self.root)
-            )
-        except EndpointError as exc:
-            if not (fallback and spawn):
-                raise
-            unusable = exc
-            address = os.environ.get(ENDPOINT_VAR, "")
-            self.endpoint = (
-                RemoteEndpoint(root=self.root, address=address)
-                if address
-                else endpoint_in(runtime_dir(), self.root)
-            )
+        self.endpoint: Endpoint | RemoteEndpoint
+        self.endpoint, self._remote, unusable = locate(self.root, may_fail=fallback and spawn)
         self.name = name or default_name()
         self.spawn = spawn and not isinstance(self.endpoint, RemoteEndpoint)
         self.fallback = fallback and spawn
