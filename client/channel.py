@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import itertools
 import math
+import struct
 import threading
 import time
 from collections import deque
@@ -242,7 +243,12 @@ class Channel:
             ) from exc
 
     def _gone_because(self, event: list[bytes]) -> DaemonNotRunning:
-        kind = int.from_bytes(event[0][:2], "little") if event and len(event[0]) >= 2 else 0
+        from zmq.utils.monitor import parse_monitor_message
+
+        try:
+            kind = int(parse_monitor_message(event)["event"])
+        except (ValueError, KeyError, IndexError, struct.error):
+            kind = 0
         if kind & _REFUSED:
             return DaemonNotRunning(
                 f"the reloadd daemon at {self.endpoint.address} refused this client: its key "

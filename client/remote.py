@@ -208,9 +208,11 @@ def remote_from_environment(root: Path, env: Mapping[str, str] | None = None) ->
 
 
 def _server_key(value: str) -> bytes:
+    from zmq.utils import z85  # only remote clients decode keys
+
     if len(value) == 40 and not os.path.exists(value):
         try:
-            if len(zmq.utils.z85.decode(value)) == 32:
+            if len(z85.decode(value)) == 32:
                 return value.encode()
         except (ValueError, KeyError, UnicodeEncodeError):
             pass
