@@ -63,18 +63,26 @@ def remote_environment(
 
 
 class NetworkDaemon(DaemonProcess):
-    """``reloadd serve --listen ADDRESS``, inside ``prefix`` (e.g. ``ip netns exec NS``)."""
+    """``reloadd serve --listen ADDRESS [--grace G]``, inside ``prefix`` (``ip netns exec NS``)."""
 
     def __init__(
-        self, root: Path, *, listen: str, log_path: Path, prefix: list[str] | None = None
+        self,
+        root: Path,
+        *,
+        listen: str,
+        log_path: Path,
+        prefix: list[str] | None = None,
+        grace: float | None = None,
     ) -> None:
         super().__init__(root, backend="builtin", log_path=log_path)
         self.listen = listen
         self.prefix = prefix or []
+        self.grace = grace
 
     def command(self) -> list[str]:
         """The daemon's command line, with ``--listen`` and inside the prefix."""
-        return [*self.prefix, *super().command(), "--listen", self.listen]
+        grace = ["--grace", str(self.grace)] if self.grace is not None else []
+        return [*self.prefix, *super().command(), "--listen", self.listen, *grace]
 
 
 class ClientProcess:

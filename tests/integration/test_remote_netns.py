@@ -65,6 +65,7 @@ def network_daemon(
         listen=address,
         log_path=tmp_path / "daemon.log",
         prefix=netns.inside(netns.host, []),
+        grace=60.0,  # longer than any cut here: a reconnecting client takes its registration back
     )
     daemon_factory.append(daemon)
     daemon.start()
@@ -160,3 +161,4 @@ def test_an_edit_made_while_the_link_is_down_arrives_after_reconnection(
     told = web.expect(lambda line: "changed" in line, "the edit made while cut off", timeout=60)
     assert told == {"changed": [f"{app}/views.py"], "state": "registered"}
     assert "is back; stopped polling" in web.stderr()
+    assert "over the network with key web) is back; it keeps its registration" in daemon.log()

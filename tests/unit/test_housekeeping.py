@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from reloadd.daemon import housekeeping
+from reloadd.daemon import housekeeping, sessions
 from reloadd.daemon.context import REMOTE_SILENCE_LIMIT
 from reloadd.daemon.server import Daemon
 from reloadd.protocol import Error, Hello, Message, Ping, Pong, Welcome, decode, encode
@@ -124,3 +124,28 @@ def test_a_silent_network_client_departs_sooner_than_a_local_one(daemon: Daemon)
     assert not remote.connected
     assert local is not None
     assert local.connected
+
+
+def test_a_network_client_back_on_a_new_link_takes_its_registration_back_at_once(
+    daemon: Daemon,
+) -> None:
+    """Its old link is not known dead yet (no silence limit passed): the same key and name
+    on a new link is the client itself, so the old link departs and the registration follows."""
+    ctx = daemon.ctx
+    hello = Hello(id=1, protocol=1, name="web in a container", pid=7)
+    ctx.peer = "web"
+    sessions.handle_hello(ctx, b"\x00old", hello)
+    record = ctx.registry.get(b"\x00old")
+    assert record is not None
+    ctx.registry.watch(record, {"/p/a.py": "/p/a.py"}, {})
+    (welcome,) = sessions.handle_hello(ctx, b"\x00new", hello)
+    assert isinstance(welcome, Welcome)
+    assert welcome.registration  # taken back
+    assert ctx.registry.get(b"\x00old") is None
+    taken = ctx.registry.get(b"\x00new")
+    assert taken is not None
+    assert list(taken.files) == ["/p/a.py"]
+    ctx.peer = "other"  # another key under the same name takes nothing
+    (welcome,) = sessions.handle_hello(ctx, b"\x00third", hello)
+    assert isinstance(welcome, Welcome)
+    assert not welcome.registration
