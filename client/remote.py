@@ -160,7 +160,8 @@ class Remote:
         if time.monotonic() > self._seen_until:
             self._seen = {}
             return paths
-        return [path for path in paths if stat_state(path) != self._seen.get(path)]
+        seen = self._seen
+        return [path for path in paths if path not in seen or stat_state(path) != seen[path]]
 
     # -- the local poller -----------------------------------------------------------------------
 
