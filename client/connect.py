@@ -112,6 +112,11 @@ class Dialer:
         A network daemon is never started: it runs where the files are.
         """
         if isinstance(self.endpoint, RemoteEndpoint):
+            if self.remote is None:  # its variables were wrong: no key to connect with
+                raise DaemonNotRunning(
+                    f"cannot connect to {self.endpoint.address} without valid keys; fix the "
+                    "RELOADD_* variables (see docs/remote.md) and restart this process"
+                )
             found = self.handshake(max(self.handshake_timeout, NETWORK_TIMEOUT))
             if found is None:
                 raise DaemonNotRunning(

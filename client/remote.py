@@ -101,8 +101,10 @@ class Remote:
             else:
                 host_globs.append(GlobSpec(directory, glob.pattern))
         if local_files or local_globs:
-            if self.local is None:  # since 0: only changes from now on, as the daemon does
-                self.local = PollingWatcher(local_files, local_globs, since or time.time())
+            if self.local is None:
+                self.local = PollingWatcher(local_files, local_globs, since)
+                if not since:  # only changes from now on, as the daemon does: a first scan
+                    self.local.poll()  # now, which later ones compare with (no clock involved)
             else:
                 self.local.add(local_files, local_globs, since)
         return host_files, host_globs

@@ -10,13 +10,15 @@ daemon listens on the loopback interface; the namespace tests
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reloadd.client import Client, Role
+from reloadd.client import Client, ReloaddError, Role
 from tests.daemon_process import DaemonProcess
 from tests.django_project import DevServer, make_project, server_environment, view_source
 from tests.integration.dev_server import DevServerProcess, set_greeting
@@ -155,3 +157,28 @@ def test_a_remote_client_s_unmapped_files_are_polled_in_process(
         outside.write_text("X = 22\n")
         changed = client.wait(30)
     assert changed == [outside]
+
+
+def test_a_client_with_a_missing_key_polls_and_says_which_variable(
+    project: Path,
+    tcp_daemon: tuple[Path, dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    _, remote = tcp_daemon
+    for name, value in remote.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RELOADD_CLIENT_KEY")
+    watched = tmp_path / "watched.py"
+    watched.write_text("X = 1\n")
+    with Client(tmp_path, name="no key") as client:
+        assert client.state.value == "polling"
+        client.watch(files=[watched])
+        watched.write_text("X = 22\n")
+        later = time.time() + 1  # past the fallback's start even on a coarse file clock
+        os.utime(watched, (later, later))
+        assert client.wait(30) == [watched]  # still reloads, by polling
+    assert "RELOADD_CLIENT_KEY" in capfd.readouterr().err
+    with pytest.raises(ReloaddError, match="RELOADD_CLIENT_KEY"):
+        Client(tmp_path, name="no key", spawn=False)
