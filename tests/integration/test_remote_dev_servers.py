@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from reloadd.client import Client, ReloaddError, Role
+from reloadd.client import Client, ReloaddError, Role, spawn
+from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
 from tests.django_project import DevServer, make_project, server_environment, view_source
 from tests.integration.dev_server import DevServerProcess, set_greeting
@@ -182,3 +183,23 @@ def test_a_client_with_a_missing_key_polls_and_says_which_variable(
     assert "RELOADD_CLIENT_KEY" in capfd.readouterr().err
     with pytest.raises(ReloaddError, match="RELOADD_CLIENT_KEY"):
         Client(tmp_path, name="no key", spawn=False)
+
+
+def test_a_tcp_client_never_starts_a_daemon_and_polls_loudly_while_none_answers(
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    keys = make_keys(tmp_path / "keys")
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    for name, value in remote_environment(
+        address, keys.server, keys.allowed, f"/app={project}"
+    ).items():
+        monkeypatch.setenv(name, value)
+    with Client(project, name="alone") as client:
+        assert client.state.value == "polling"
+    assert f"no reloadd daemon answers at {address}" in capfd.readouterr().err
+    assert spawn._SPAWNED == []
+    runtime = endpoint_for(project).socket_path.parent
+    assert not runtime.exists() or not list(runtime.glob("*.lock"))
