@@ -17,12 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_process import DaemonProcess
-from tests.integration.netns import GUEST_ADDRESS, HOST_ADDRESS, NetnsPair, netns  # noqa: F401
+from tests.integration.netns import GUEST_ADDRESS, HOST_ADDRESS, NetnsPair
 from tests.integration.remote_setup import (
     ClientProcess,
     Keys,
     NetworkDaemon,
-    client_processes,  # noqa: F401  (fixture)
     make_keys,
     remote_environment,
 )
@@ -52,7 +51,7 @@ def app() -> str:
 
 @pytest.fixture
 def network_daemon(
-    netns: NetnsPair,  # noqa: F811
+    netns: NetnsPair,
     project: Path,
     tmp_path: Path,
     daemon_factory: list[DaemonProcess],
@@ -75,7 +74,7 @@ def network_daemon(
 
 
 def start_guest_client(
-    netns: NetnsPair,  # noqa: F811
+    netns: NetnsPair,
     project: Path,
     app: str,
     address: str,
@@ -91,12 +90,12 @@ def start_guest_client(
 
 
 def test_an_allowed_key_is_served_and_an_unknown_key_and_plaintext_are_refused(
-    netns: NetnsPair,  # noqa: F811
+    netns: NetnsPair,
     network_daemon: tuple[NetworkDaemon, Keys, str],
     project: Path,
     app: str,
     tmp_path: Path,
-    client_processes: list[ClientProcess],  # noqa: F811
+    client_processes: list[ClientProcess],
 ) -> None:
     daemon, keys, address = network_daemon
     (project / "views.py").write_text("A = 1\n")
@@ -136,12 +135,12 @@ def test_an_allowed_key_is_served_and_an_unknown_key_and_plaintext_are_refused(
 
 
 def test_an_edit_made_while_the_link_is_down_arrives_after_reconnection(
-    netns: NetnsPair,  # noqa: F811
+    netns: NetnsPair,
     network_daemon: tuple[NetworkDaemon, Keys, str],
     project: Path,
     app: str,
     tmp_path: Path,
-    client_processes: list[ClientProcess],  # noqa: F811
+    client_processes: list[ClientProcess],
 ) -> None:
     daemon, keys, address = network_daemon
     (project / "views.py").write_text("A = 1\n")
