@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import itertools
 import math
+import struct
 import threading
 import time
 from collections import deque
@@ -46,7 +47,7 @@ from reloadd.protocol import (
     decode,
     encode,
 )
-from reloadd.protocol.endpoint import Endpoint
+from reloadd.protocol.endpoint import Endpoint, RemoteEndpoint, where_to_look
 
 R = TypeVar("R", bound=Reply)
 
@@ -58,12 +59,16 @@ INBOX_LIMIT = 1_000
 (the rest waits in the socket, and the daemon bounds what it queues)."""
 
 
-def lost(exc: zmq.ZMQError, endpoint: Endpoint, doing: str) -> DaemonNotRunning:
+_REFUSED = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+"""A network daemon refused this client's key, or the two could not agree on security."""
+
+
+def lost(exc: zmq.ZMQError, endpoint: Endpoint | RemoteEndpoint, doing: str) -> DaemonNotRunning:
     """A ZeroMQ failure while ``doing`` something, as a reloadd error that says what to do."""
     if exc.errno in (errno.EMFILE, errno.ENFILE):
         hint = "this process has too many open files; raise its limit ('ulimit -n') or close some"
     else:
-        hint = f"see 'reloadd status --root {endpoint.root}' and its log {endpoint.log_path}"
+        hint = where_to_look(endpoint)
     return DaemonNotRunning(
         f"cannot {doing} the reloadd daemon at {endpoint.address} ({exc}); {hint}"
     )
@@ -71,13 +76,17 @@ def lost(exc: zmq.ZMQError, endpoint: Endpoint, doing: str) -> DaemonNotRunning:
 
 class Channel:
     """A DEALER socket connected to ``endpoint``; unasked messages met while waiting for a
-    reply (``changed``, ``restart``, ``event``) go to ``on_unasked``."""
+    reply (``changed``, ``restart``, ``event``) go to ``on_unasked``.
+
+    ``secure`` sets a network endpoint's CurveZMQ keys on the socket before it connects.
+    """
 
     def __init__(
         self,
         context: zmq.Context[zmq.Socket[bytes]],
-        endpoint: Endpoint,
+        endpoint: Endpoint | RemoteEndpoint,
         on_unasked: Callable[[Message], None],
+        secure: Callable[[zmq.Socket[bytes]], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._on_unasked = on_unasked
@@ -96,9 +105,12 @@ class Channel:
         try:
             self._socket = context.socket(zmq.DEALER)
             self._socket.setsockopt(zmq.LINGER, 0)
+            if secure is not None:
+                secure(self._socket)
             # Told at once when the daemon's end goes away (it died or stopped), so a
             # restart need not wait for missed heartbeats.
-            self._monitor = self._socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            events = zmq.EVENT_DISCONNECTED | (_REFUSED if secure is not None else 0)
+            self._monitor = self._socket.get_monitor_socket(events)
             self._socket.connect(endpoint.address)
         except zmq.ZMQError as exc:
             self.close()
@@ -135,8 +147,7 @@ class Channel:
             if reply is None:
                 raise DaemonTimeout(
                     f"the reloadd daemon for {self.endpoint.root} did not answer {message.TYPE} "
-                    f"in time; see 'reloadd status --root {self.endpoint.root}' and its log "
-                    f"{self.endpoint.log_path}"
+                    f"in time; {where_to_look(self.endpoint)}"
                 )
             if isinstance(reply, UNASKED):
                 self._on_unasked(reply)
@@ -229,8 +240,8 @@ class Channel:
             ready = dict(poller.poll(None if timeout is None else math.ceil(timeout * 1000)))
             if sock not in ready:
                 if self._monitor is not None and self._monitor in ready:
-                    self._monitor.recv_multipart(zmq.NOBLOCK)
-                    raise DaemonNotRunning(f"the reloadd daemon for {self.endpoint.root} went away")
+                    event = self._monitor.recv_multipart(zmq.NOBLOCK)
+                    raise self._gone_because(event)
                 return None
             data = sock.recv(zmq.NOBLOCK)
         except zmq.ZMQError as exc:
@@ -243,6 +254,22 @@ class Channel:
                 f"the daemon sent a message this client cannot read ({exc}); "
                 "install the same reloadd version for both and restart the daemon"
             ) from exc
+
+    def _gone_because(self, event: list[bytes]) -> DaemonNotRunning:
+        from zmq.utils.monitor import parse_monitor_message
+
+        try:
+            kind = int(parse_monitor_message(event)["event"])
+        except (ValueError, KeyError, IndexError, struct.error):
+            kind = 0
+        if kind & _REFUSED:
+            return DaemonNotRunning(
+                f"the reloadd daemon at {self.endpoint.address} refused this client: its key "
+                "is not allowed there, or RELOADD_SERVER_KEY is not that daemon's key; on the "
+                "daemon's machine, 'reloadd keys list' shows the allowed keys and 'reloadd keys "
+                "allow FILE' adds this client's .key"
+            )
+        return DaemonNotRunning(f"the reloadd daemon for {self.endpoint.root} went away")
 
     def _require_socket(self) -> zmq.Socket[bytes]:
         if self._socket is None:

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 from reloadd.client.cli_changed import changed
 from reloadd.client.cli_daemon import serve, start, stop
+from reloadd.client.cli_keys import add_arguments as add_keys_arguments
+from reloadd.client.cli_keys import keys
 from reloadd.client.cli_root import project_root
 from reloadd.client.cli_service import add_arguments as add_service_arguments
 from reloadd.client.cli_service import service
@@ -113,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--idle-exit", type=_duration, metavar="DURATION", help=_IDLE_EXIT_HELP[name]
         )
+        if name == "serve":
+            sub.add_argument(
+                "--listen",
+                action="append",
+                default=[],
+                metavar="tcp://ADDR:PORT",
+                help="also accept dev servers over the network here, with CurveZMQ keys only "
+                "(repeatable; see 'reloadd keys' and docs/remote.md)",
+            )
     stop_parser = command("stop", "stop the daemon, and wait until its process has exited")
     stop_parser.add_argument(
         "--all", action="store_true", help="stop every daemon of yours (see 'reloadd list')"
@@ -133,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_service_arguments(
         command("service", "install, remove or inspect the systemd user service", root=False)
+    )
+    add_keys_arguments(
+        command("keys", "CurveZMQ keys for network endpoints (docs/remote.md)", root=False)
     )
     return parser
 
@@ -174,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return changed(args)
         if args.command == "service":
             return service(args)
+        if args.command == "keys":
+            return keys(args)
         return status(args)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)

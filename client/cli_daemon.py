@@ -41,6 +41,7 @@ def serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         grace=args.grace,
         idle_exit=idle_exit,
+        listen=args.listen,
     )
 
 

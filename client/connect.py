@@ -16,12 +16,14 @@ import zmq
 
 from reloadd.client import log
 from reloadd.client.channel import Channel
+from reloadd.client.remote import ENDPOINT_VAR, Remote, remote_from_environment
 from reloadd.client.spawn import log_tail, spawn_daemon
 from reloadd.protocol import (
     PROTOCOL_VERSION,
     DaemonNotRunning,
     DaemonStartFailed,
     DaemonTimeout,
+    EndpointError,
     Hello,
     Message,
     ReloaddError,
@@ -29,10 +31,38 @@ from reloadd.protocol import (
     VersionMismatch,
     Welcome,
 )
-from reloadd.protocol.endpoint import Endpoint, check_endpoint
+from reloadd.protocol.defaults import NETWORK_TIMEOUT
+from reloadd.protocol.endpoint import (
+    Endpoint,
+    RemoteEndpoint,
+    check_endpoint,
+    endpoint_for,
+    endpoint_in,
+    runtime_dir,
+    where_to_look,
+)
 
 Connected = tuple[Channel, Welcome]
 """An open channel and the ``welcome`` its daemon sent."""
+
+
+def locate(
+    root: Path, *, may_fail: bool
+) -> tuple[Endpoint | RemoteEndpoint, Remote | None, EndpointError | None]:
+    """Where the daemon of ``root`` is: the local endpoint, or the network one the environment
+    names (with its keys and path map); and, if ``may_fail``, the error that makes it unusable
+    (the client then polls, saying why) instead of raising it.
+    """
+    try:
+        remote = remote_from_environment(root)
+        return (remote.endpoint if remote else endpoint_for(root)), remote, None
+    except EndpointError as exc:
+        if not may_fail:
+            raise
+        address = os.environ.get(ENDPOINT_VAR, "")
+        if address:
+            return RemoteEndpoint(root=root, address=address), None, exc
+        return endpoint_in(runtime_dir(), root), None, exc
 
 
 def default_name() -> str:
@@ -57,16 +87,19 @@ class Dialer:
     def __init__(
         self,
         context: zmq.Context[zmq.Socket[bytes]],
-        endpoint: Endpoint,
+        endpoint: Endpoint | RemoteEndpoint,
         on_unasked: Callable[[Message], None],
         *,
         name: str,
         role: Role,
         handshake_timeout: float,
         spawn_timeout: float,
+        remote: Remote | None = None,
     ) -> None:
         self.context = context
         self.endpoint = endpoint
+        self.remote = remote
+        """Set for a daemon on another machine: it is never started from here."""
         self.on_unasked = on_unasked
         self.name = name
         self.role = role
@@ -74,7 +107,23 @@ class Dialer:
         self.spawn_timeout = spawn_timeout
 
     def connect(self, *, spawn: bool) -> Connected:
-        """Say hello to the running daemon, or (with ``spawn``) start one; raise if neither works."""
+        """Say hello to the running daemon, or (with ``spawn``) start one; raise if neither works.
+
+        A network daemon is never started: it runs where the files are.
+        """
+        if isinstance(self.endpoint, RemoteEndpoint):
+            if self.remote is None:  # its variables were wrong: no key to connect with
+                raise DaemonNotRunning(
+                    f"cannot connect to {self.endpoint.address} without valid keys; fix the "
+                    "RELOADD_* variables (see docs/remote.md) and restart this process"
+                )
+            found = self.handshake(max(self.handshake_timeout, NETWORK_TIMEOUT))
+            if found is None:
+                raise DaemonNotRunning(
+                    f"no reloadd daemon answers at {self.endpoint.address}; "
+                    f"{where_to_look(self.endpoint)}"
+                )
+            return found
         root = self.endpoint.root
         if check_endpoint(self.endpoint):
             found = self.handshake(self.handshake_timeout)
@@ -119,7 +168,8 @@ class Dialer:
         A daemon killed a moment ago can still accept a connection and then drop it:
         that is "nobody answers" (start a new daemon), not a failure to report.
         """
-        channel = Channel(self.context, self.endpoint, self.on_unasked)
+        secure = self.remote.secure if self.remote is not None else None
+        channel = Channel(self.context, self.endpoint, self.on_unasked, secure)
         hello = Hello(
             id=channel.next_id(),
             protocol=PROTOCOL_VERSION,
@@ -129,8 +179,13 @@ class Dialer:
         )
         try:
             welcome = channel.request(hello, Welcome, timeout=timeout)
-        except (DaemonTimeout, DaemonNotRunning):
+        except DaemonTimeout:
             channel.close()
+            return None
+        except DaemonNotRunning:
+            channel.close()
+            if self.remote is not None:
+                raise  # over the network this says why (a refused key): no stale socket here
             return None
         except BaseException:
             channel.close()

@@ -19,7 +19,7 @@ from types import TracebackType
 import zmq
 
 from reloadd.client.channel import Channel
-from reloadd.client.connect import Dialer, default_name
+from reloadd.client.connect import Dialer, default_name, locate
 from reloadd.client.link import Link
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
@@ -30,7 +30,6 @@ from reloadd.protocol import (
     Crash,
     DaemonNotRunning,
     DaemonTimeout,
-    EndpointError,
     GlobSpec,
     ReloaddError,
     Role,
@@ -48,10 +47,8 @@ from reloadd.protocol import (
 )
 from reloadd.protocol.endpoint import (
     Endpoint,
-    endpoint_for,
-    endpoint_in,
+    RemoteEndpoint,
     find_project_root,
-    runtime_dir,
 )
 
 __all__ = ["Client", "default_name"]
@@ -77,6 +74,10 @@ class Client(Link):
     ...     client.watch(files=["app.py"], globs=[("templates", "**/*.html")])
     ...     changed = client.wait(timeout=30)
 
+    With ``RELOADD_ENDPOINT=tcp://HOST:PORT`` in the environment, the daemon is another
+    machine's, reached with CurveZMQ keys, and paths are mapped (:mod:`reloadd.client.remote`);
+    such a daemon is never started from here.
+
     With ``spawn=False`` a missing daemon raises :class:`DaemonNotRunning`.
     Otherwise, if no daemon can be started or reached (now or later), the client
     says so once on stderr and falls back to polling its own files until the
@@ -98,17 +99,10 @@ class Client(Link):
         request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.root = find_project_root(root)
-        try:
-            self.endpoint: Endpoint = endpoint_for(self.root)
-        except EndpointError as exc:
-            if not (fallback and spawn):
-                raise
-            self.endpoint = endpoint_in(runtime_dir(), self.root)
-            unusable: EndpointError | None = exc
-        else:
-            unusable = None
+        self.endpoint: Endpoint | RemoteEndpoint
+        self.endpoint, self._remote, unusable = locate(self.root, may_fail=fallback and spawn)
         self.name = name or default_name()
-        self.spawn = spawn
+        self.spawn = spawn and not isinstance(self.endpoint, RemoteEndpoint)
         self.fallback = fallback and spawn
         self.request_timeout = request_timeout
         self._machine = StateMachine(str(self.root))
@@ -138,6 +132,7 @@ class Client(Link):
             role=role,
             handshake_timeout=handshake_timeout,
             spawn_timeout=spawn_timeout,
+            remote=self._remote,
         )
         try:
             if unusable is not None:
@@ -200,6 +195,8 @@ class Client(Link):
         """
         self._retry_if_lost()
         names, new_globs = as_names(files), glob_specs(globs)
+        if self._remote is not None:  # the daemon's paths; the others are polled here
+            names, new_globs = self._remote.outgoing(absolute(names), new_globs, since)
         first = not self._files and not self._globs
         taken_back = first and self.connected and took_back(self._welcome, names, new_globs)
         # The registration the daemon took back holds only normal absolute paths, so
@@ -210,8 +207,7 @@ class Client(Link):
         self._files.update(new_files)
         self._globs.update(new_globs)
         if self._polling is not None:
-            self._polling.files.update(new_files)
-            self._polling.globs.update(new_globs)
+            self._polling.add(new_files, new_globs, since)
             return self._counts()
         channel = self._require_channel()
         try:
@@ -232,6 +228,8 @@ class Client(Link):
         """Remove files and globs from this client's registration."""
         self._retry_if_lost()
         old_files, old_globs = absolute(as_names(files)), glob_specs(globs)
+        if self._remote is not None:
+            old_files, old_globs = self._remote.removed(old_files, old_globs)
         self._files.difference_update(old_files)
         self._globs.difference_update(old_globs)
         if self._polling is not None:
@@ -262,6 +260,11 @@ class Client(Link):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
+            if self._remote is not None:  # its own files, which no path mapping holds
+                self._pending.extend(self._remote.poll_local())
+                if self._pending and not self._more:
+                    break
+                remaining = self._remote.until_next_poll(remaining)
             if self.state is State.POLLING:
                 self._poll_once(remaining)
             elif self.state is State.LOST:
@@ -323,6 +326,8 @@ class Client(Link):
         """
         self._retry_if_lost()
         names, _ = self._sendable(absolute(as_names(paths)), [])
+        if self._remote is not None:
+            names = self._remote.host_paths(names)
         if self._polling is not None or not names:
             return SaveResult(notified=0, recorded=0)
         try:

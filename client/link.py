@@ -15,6 +15,7 @@ from reloadd.client import log
 from reloadd.client.channel import Channel
 from reloadd.client.connect import Dialer
 from reloadd.client.polling import POLL_INTERVAL, PollingWatcher
+from reloadd.client.remote import Remote
 from reloadd.client.requests import reregister
 from reloadd.client.states import State, StateMachine
 from reloadd.protocol import (
@@ -52,6 +53,8 @@ class Link:
     fallback: bool
     request_timeout: float
     _dialer: Dialer
+    _remote: Remote | None
+    """Set when the daemon is reached over the network (its keys, paths, own poller)."""
     _machine: StateMachine
     _welcome: Welcome | None
     _channel: Channel | None
@@ -99,6 +102,12 @@ class Link:
             self._attach(*self._dialer.connect(spawn=self.spawn))
             if self._polling is not None:
                 self._pending.extend(self._polling.poll())
+                if self._remote is not None:
+                    # The poller may not see what the daemon watches (a mapped folder this
+                    # machine cannot stat): ask for every change since the daemon was last
+                    # heard, less those the poller already reported.
+                    since = self._last_heard
+                    self._remote.seen_while_polling(self._polling.states)
             reregister(
                 self._require_channel(),
                 self._welcome,
@@ -131,7 +140,8 @@ class Link:
         self._detach()
         quiet = self._polling is not None
         if self._polling is None:
-            self._polling = PollingWatcher(self._files, self._globs, since)
+            view = self._remote.to_local if self._remote is not None else None
+            self._polling = PollingWatcher(self._files, self._globs, since, view)
         self._machine.enter(State.POLLING, reason)
         self._next_retry = time.monotonic() + RETRY_INTERVAL
         if not quiet:
@@ -203,7 +213,10 @@ class Link:
             self._reconnect(DaemonNotRunning("the daemon restarted or forgot this client"))
 
     def _on_changed(self, message: Changed) -> None:
-        self._pending.extend(message.paths)
+        if self._remote is not None:
+            self._pending.extend(self._remote.unseen(self._remote.to_client(message.paths)))
+        else:
+            self._pending.extend(message.paths)
         self._more = message.more
 
     def _require_channel(self) -> Channel:

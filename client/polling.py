@@ -6,7 +6,7 @@ Used only while the daemon cannot be reached, so that the dev server keeps reloa
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from reloadd.protocol import GlobSpec
@@ -34,19 +34,52 @@ def written_at(path: str) -> float:
 
 
 class PollingWatcher:
-    """Finds changed files by comparing ``stat`` results between scans."""
+    """Finds changed files by comparing ``stat`` results between scans.
 
-    def __init__(self, files: Iterable[str], globs: Iterable[GlobSpec], since: float) -> None:
+    ``view`` turns a registered path into the one to stat and report (a remote client's
+    daemon paths into its own, :mod:`reloadd.client.remote`); by default each is itself.
+    """
+
+    def __init__(
+        self,
+        files: Iterable[str],
+        globs: Iterable[GlobSpec],
+        since: float,
+        view: Callable[[str], str] | None = None,
+    ) -> None:
         self.files = set(files)
         self.globs = set(globs)
         self._since = since
+        self._view = view or str
         self._states: dict[str, FileState] | None = None
 
+    @property
+    def states(self) -> dict[str, FileState]:
+        """Each path's state at the last scan (as seen, in the ``view``'s spelling)."""
+        return dict(self._states or {})
+
+    def add(self, files: Iterable[str], globs: Iterable[GlobSpec], since: float) -> None:
+        """Watch more: of the paths new to this watcher, those written after ``since`` (if
+        given) are reported at the next scan, the others only once they change."""
+        files, globs = set(files), set(globs)
+        if self._states is not None:
+            new = self._matches(files, globs) - self._states.keys()
+            for path in new:
+                state = stat_state(path)
+                self._states[path] = None if since and touched_after(state, since) else state
+        self.files.update(files)
+        self.globs.update(globs)
+
     def _paths(self) -> set[str]:
-        paths = set(self.files)
-        for glob in self.globs:
+        return self._matches(self.files, self.globs)
+
+    def _matches(self, files: Iterable[str], globs: Iterable[GlobSpec]) -> set[str]:
+        view = self._view
+        paths = {view(path) for path in files}
+        for glob in globs:
             try:
-                paths.update(str(p) for p in Path(glob.directory).glob(glob.pattern) if p.is_file())
+                found = Path(view(glob.directory)).glob(glob.pattern)
+                paths.update(str(p) for p in found if p.is_file())
             except (OSError, ValueError):
                 continue
         return paths

@@ -36,6 +36,16 @@ Threads, and what each one owns:
   ZeroMQ socket of its own, and nothing else: it counts accepted connections and refuses
   those beyond the cap with ``shutdown(2)`` on their descriptors, without waiting for the
   main thread. It hands nothing over and touches no daemon state.
+* **The ZAP thread** ``reloadd-auth`` (:mod:`~reloadd.daemon.auth`), only with
+  ``--listen``: pyzmq's :class:`~zmq.auth.thread.ThreadAuthenticator`, on the daemon's
+  ZeroMQ context. It owns the ZAP socket (``inproc://zeromq.zap.01``) and the
+  :class:`~reloadd.daemon.auth.AllowList` of client keys, answers libzmq's
+  authentication requests for the ``tcp://`` endpoints (libzmq's I/O thread waits for
+  the answer before the connection's first message reaches the ROUTER socket), and logs
+  refusals. It touches no daemon state and hands nothing over through an inbox: the
+  allowed key's name travels with each message as ZeroMQ's ``User-Id`` property, which
+  the main thread reads (:func:`~reloadd.daemon.listen.receive`). It is started before
+  the first ``tcp://`` bind and stopped before the context is terminated.
 * **libzmq's I/O thread** accepts connections and moves frames; the daemon's code never
   runs on it.
 

@@ -22,7 +22,7 @@ from reloadd.daemon.registry import ClientId, ClientRecord, Registry
 from reloadd.daemon.root_watcher import RootWatcher
 from reloadd.daemon.watched_roots import WatchedRoots
 from reloadd.protocol import ErrorCode, Message, ProtocolError, Role
-from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
+from reloadd.protocol.defaults import DEFAULT_HEARTBEAT, NETWORK_TIMEOUT
 from reloadd.protocol.endpoint import Endpoint
 
 log = logging.getLogger("reloadd.daemon")
@@ -32,6 +32,10 @@ HEARTBEAT = DEFAULT_HEARTBEAT
 
 SILENCE_LIMIT = 4 * HEARTBEAT
 """A client silent for longer is treated as gone (its registration is kept for the grace period)."""
+
+REMOTE_SILENCE_LIMIT = HEARTBEAT + NETWORK_TIMEOUT
+"""The same for a network client: its link is dropped after ``NETWORK_TIMEOUT`` without a
+byte, and its process cannot be looked up here, so silence is the only sign (a few seconds)."""
 
 
 @dataclass
@@ -59,6 +63,9 @@ class DaemonContext:
     grace period (Unix time, as ``status`` reports it); 0.0 while it has one."""
     _idle_clock: float = field(default_factory=time.monotonic)
     """The same moment on the monotonic clock, which the idle exit is timed by."""
+    peer: str = ""
+    """The key name of the network client whose message is being handled ('' for the local
+    endpoint): set by the loop before each handler runs."""
     stopping: bool = False
     """Set to end the loop (a ``stop`` request, SIGTERM, SIGINT, the idle timeout)."""
 
@@ -118,4 +125,6 @@ Handler = Callable[[DaemonContext, ClientId, M], list[Message]]
 
 def label(record: ClientRecord) -> str:
     """How a client is named in the log."""
+    if record.remote:
+        return f"{record.name} (pid {record.pid}, over the network with key {record.remote})"
     return f"{record.name} (pid {record.pid})"

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 
-from reloadd.daemon.context import SILENCE_LIMIT, DaemonContext, label
+from reloadd.daemon.context import REMOTE_SILENCE_LIMIT, SILENCE_LIMIT, DaemonContext, label
 from reloadd.daemon.heap import release_memory
 
 log = logging.getLogger("reloadd.daemon")
@@ -32,9 +32,9 @@ def check_clients(ctx: DaemonContext) -> None:
     for record in ctx.registry:
         if not record.connected:
             continue
-        if not pid_alive(record.pid):
+        if not record.remote and not pid_alive(record.pid):
             reason = "exited without saying goodbye"
-        elif now - record.last_seen > SILENCE_LIMIT:
+        elif now - record.last_seen > (REMOTE_SILENCE_LIMIT if record.remote else SILENCE_LIMIT):
             reason = f"was silent for {now - record.last_seen:.0f} s"
         else:
             continue

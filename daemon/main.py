@@ -6,6 +6,7 @@ import faulthandler
 import logging
 import sys
 import time
+from collections.abc import Sequence
 
 from reloadd.daemon.activation import listening_socket
 from reloadd.daemon.backends.choose import choose_backend
@@ -20,7 +21,12 @@ from reloadd.daemon.systemd import Notifier
 from reloadd.daemon.watchdog import Watchdog, watchdog_period
 from reloadd.protocol import ReloaddError
 from reloadd.protocol.defaults import DEFAULT_GRACE, DEFAULT_LOG_LEVEL
-from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir, find_project_root
+from reloadd.protocol.endpoint import (
+    endpoint_for,
+    ensure_private_dir,
+    find_project_root,
+    parse_tcp_address,
+)
 
 log = logging.getLogger("reloadd.daemon")
 
@@ -33,6 +39,7 @@ def serve(
     log_level: str = DEFAULT_LOG_LEVEL,
     grace: float = DEFAULT_GRACE,
     idle_exit: float = 0.0,
+    listen: Sequence[str] = (),
 ) -> int:
     """Run the daemon until it is stopped; return the process exit status.
 
@@ -41,7 +48,8 @@ def serve(
     usage mistakes only.
 
     ``idle_exit``: exit cleanly after this many seconds with no client but one-shot tools
-    (none connected, none kept for its grace period); 0 means never.
+    (none connected, none kept for its grace period); 0 means never. ``listen``: network
+    endpoints (``tcp://ADDR:PORT``, CurveZMQ only) beside the local one.
     """
     log_target = configure_logging(log_level)
     notifier = Notifier.from_environment()
@@ -55,6 +63,8 @@ def serve(
         endpoint = endpoint_for(project_root)
         ensure_private_dir(endpoint.socket_path.parent)
         listen_fd = listening_socket(endpoint.socket_path)
+        for address in listen:
+            parse_tcp_address(address)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)
         return 1
@@ -74,7 +84,9 @@ def serve(
             )
             endpoint.socket_path.unlink()
         state_path = state_dir() / f"{endpoint.socket_path.stem}.json"
-        daemon = Daemon(endpoint, grace=grace, state_path=state_path, idle_exit=idle_exit)
+        daemon = Daemon(
+            endpoint, grace=grace, state_path=state_path, idle_exit=idle_exit, listen=listen
+        )
         daemon.listen_fd = listen_fd
         try:
             chosen = choose_backend(
@@ -87,7 +99,12 @@ def serve(
             print(f"reloadd: {exc}", file=sys.stderr)
             daemon.close()
             return 1
-        daemon.bind(chosen)
+        try:
+            daemon.bind(chosen)
+        except ReloaddError as exc:  # a network endpoint: its keys, its address
+            print(f"reloadd: {exc}", file=sys.stderr)
+            daemon.close()
+            return 1
         log.info(
             "serving %s at %s with the %s backend%s",
             project_root,

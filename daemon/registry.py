@@ -32,6 +32,9 @@ class ClientRecord:
     connected_at: float
     last_seen: float
     """When the client last sent anything (Unix time)."""
+    remote: str = ""
+    """The name of the key a client connected over the network with ('' for a local one):
+    its pid is another machine's, never checked here."""
     connected: bool = True
     """False once the client left; its registration is kept until ``retained_until``."""
     retained_until: float = 0.0
@@ -90,7 +93,9 @@ class Registry:
         """The client with this routing id, if registered."""
         return self._clients.get(identity)
 
-    def add(self, identity: ClientId, hello: Hello, *, now: float) -> ClientRecord:
+    def add(
+        self, identity: ClientId, hello: Hello, *, now: float, remote: str = ""
+    ) -> ClientRecord:
         """Register a client from its ``hello`` (a repeated hello starts its registration afresh)."""
         if identity in self._clients:
             self.remove(identity)
@@ -107,6 +112,7 @@ class Registry:
             name=hello.name,
             pid=hello.pid,
             role=hello.role,
+            remote=remote,
             connected_at=now,
             last_seen=now,
             key=next(self._keys),
@@ -115,10 +121,18 @@ class Registry:
         self._clients[identity] = record
         return record
 
-    def adopt(self, identity: ClientId, hello: Hello, *, now: float) -> ClientRecord | None:
-        """Give a client that left, and now says hello again under the same name, its registration back."""
+    def adopt(
+        self, identity: ClientId, hello: Hello, *, now: float, remote: str = ""
+    ) -> ClientRecord | None:
+        """Give a client that left, and now says hello again under the same name (and over the
+        network, with the same key), its registration back."""
         for old in self._clients.values():
-            if not old.connected and old.name == hello.name and old.role == hello.role:
+            if (
+                not old.connected
+                and old.name == hello.name
+                and old.role == hello.role
+                and old.remote == remote
+            ):
                 break
         else:
             return None

@@ -16,7 +16,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -29,6 +29,7 @@ from reloadd.daemon.handlers import HANDLERS
 from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.housekeeping import HOUSEKEEPING_INTERVAL, check_clients
 from reloadd.daemon.inbox import Inbox
+from reloadd.daemon.listen import NetworkEndpoints, receive
 from reloadd.daemon.log_limit import LimitedLog
 from reloadd.daemon.loop_timers import LoopTimer
 from reloadd.daemon.notifier import on_batch
@@ -78,9 +79,11 @@ class Daemon:
         grace: float = DEFAULT_GRACE,
         state_path: Path | None = None,
         idle_exit: float = 0.0,
+        listen: Sequence[str] = (),
     ) -> None:
         """``idle_exit``: stop after this many seconds with no client but one-shot tools (none
-        connected, none kept for its grace period); 0 means never."""
+        connected, none kept for its grace period); 0 means never. ``listen``: network
+        endpoints (``tcp://ADDR:PORT``) to bind with CurveZMQ beside the local one."""
         self.endpoint = endpoint
         self.grace = grace
         self.state_path = state_path
@@ -100,6 +103,7 @@ class Daemon:
         self.timers: list[LoopTimer] = []
         """Run by the loop when due (the systemd watchdog and status line); the loop's poll
         never sleeps past the earliest."""
+        self._network = NetworkEndpoints(listen)
 
     @property
     def ctx(self) -> DaemonContext:
@@ -142,6 +146,9 @@ class Daemon:
             sock.bind(self.endpoint.address)
         finally:
             os.umask(old_umask)
+        if self.listen_fd is not None:
+            sock.setsockopt(zmq.USE_FD, -1)  # the adopted fd is the ipc endpoint's only
+        self._network.bind(self._zmq, sock)  # after the ipc bind: CURVE for tcp:// only
         self._cap = ConnectionCap(sock)
 
     def serve(self) -> None:
@@ -193,6 +200,7 @@ class Daemon:
                 log.exception("could not save the daemon's state")
         if self._cap is not None:
             self._cap.close()
+        self._network.close()
         self._socket.close(linger=0)
         self._zmq.term()
         if self.listen_fd is None:
@@ -221,16 +229,21 @@ class Daemon:
     # -- requests -------------------------------------------------------------------------------
 
     def _read_requests(self) -> None:
+        peer = ""
         for _ in range(_MAX_MESSAGES_PER_WAKE):
             try:
-                frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=True)
+                if self._network:
+                    frames, peer = receive(self._socket)
+                else:
+                    frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 return
-            self._guarded("handling a message", self._handle, frames)
+            self._guarded("handling a message", self._handle, frames, peer)
 
-    def _handle(self, frames: list[bytes]) -> None:
+    def _handle(self, frames: list[bytes], peer: str = "") -> None:
         """Answer one message: the boundary around its handler."""
         ctx = self.ctx
+        ctx.peer = peer
         identity = frames[0]
         record = ctx.registry.get(identity)
         if record is not None and record.connected:

@@ -47,14 +47,16 @@ def handle_hello(ctx: DaemonContext, identity: ClientId, hello: Hello) -> list[M
             )
         ]
     now = time.time()
-    record = ctx.registry.adopt(identity, hello, now=now)
+    if ctx.peer:
+        _replaced_link(ctx, identity, hello)
+    record = ctx.registry.adopt(identity, hello, now=now, remote=ctx.peer)
     taken_back = record.digest if record is not None else ""
     if record is not None:
         log.info(
             "%s is back; it keeps its registration of %d files", label(record), len(record.files)
         )
     else:
-        record = ctx.registry.add(identity, hello, now=now)
+        record = ctx.registry.add(identity, hello, now=now, remote=ctx.peer)
         log.info("%s connected", label(record), extra=fields(client=label(record)))
     return [
         Welcome(
@@ -68,6 +70,24 @@ def handle_hello(ctx: DaemonContext, identity: ClientId, hello: Hello) -> list[M
             registration=taken_back,
         )
     ]
+
+
+def _replaced_link(ctx: DaemonContext, identity: ClientId, hello: Hello) -> None:
+    """A network client connecting again before its old link was found dead: that link is gone.
+
+    Same name, role and key: the client's own reconnection (a dropped link is noticed here
+    only after silence, or at the next send). Departing the old connection now lets the
+    new one take the registration back at once.
+    """
+    for record in ctx.registry:
+        if (
+            record.connected
+            and record.identity != identity
+            and record.remote == ctx.peer
+            and record.name == hello.name
+            and record.role == hello.role
+        ):
+            ctx.depart(record.identity, "connected again over a new link")
 
 
 def handle_ping(ctx: DaemonContext, identity: ClientId, ping: Ping) -> list[Message]:

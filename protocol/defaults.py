@@ -19,3 +19,10 @@ DEFAULT_HEARTBEAT: Final = 2.0
 
 DEFAULT_LOG_LEVEL: Final = "INFO"
 """The daemon's log level (``reloadd serve --log-level``)."""
+
+NETWORK_HEARTBEAT: Final = 1.0
+"""Seconds between the ZMTP heartbeats both ends of a ``tcp://`` connection send."""
+
+NETWORK_TIMEOUT: Final = 3.0
+"""Seconds without a byte from the other end after which either end of a ``tcp://``
+connection drops it (a cable pulled, a VM paused): the client reconnects or falls back."""

@@ -187,3 +187,47 @@ def endpoint_in(folder: Path, root: Path) -> Endpoint:
         lock_path=folder / f"{name}.lock",
         log_path=folder / f"{name}.log",
     )
+
+
+TCP_SCHEME = "tcp://"
+
+
+def parse_tcp_address(text: str) -> str:
+    """Check a network endpoint, ``tcp://HOST:PORT``; return it, or raise :class:`EndpointError`.
+
+    HOST is a name, an IPv4 address, ``[an IPv6 address]`` or ``*`` (every interface, for
+    ``--listen`` only); PORT is 1 to 65535.
+    """
+    if not text.startswith(TCP_SCHEME):
+        raise EndpointError(
+            f"{text!r} is no network endpoint: write tcp://HOST:PORT (e.g. tcp://0.0.0.0:7650)"
+        )
+    host, sep, port = text[len(TCP_SCHEME) :].rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise EndpointError(
+            f"{text!r} needs a host and a port from 1 to 65535: tcp://HOST:PORT "
+            "(an IPv6 address in brackets: tcp://[::1]:7650)"
+        )
+    if any(c.isspace() for c in host) or (host.startswith("[") != host.endswith("]")):
+        raise EndpointError(f"{text!r} has no valid host; write tcp://HOST:PORT")
+    return text
+
+
+class RemoteEndpoint(Record):
+    """A daemon reached over the network (``RELOADD_ENDPOINT=tcp://HOST:PORT``), on another
+    machine or outside this container: nothing of it is on this file system."""
+
+    root: Path
+    """This client's own project root (the daemon's may have another path)."""
+    address: str
+    """``tcp://HOST:PORT``."""
+
+
+def where_to_look(endpoint: Endpoint | RemoteEndpoint) -> str:
+    """The end of an error message: what the user can run or read to see why."""
+    if isinstance(endpoint, RemoteEndpoint):
+        return (
+            f"check that 'reloadd serve --listen' runs where {endpoint.address} points, that "
+            "its port is reachable from here, and its log for a refused key"
+        )
+    return f"see 'reloadd status --root {endpoint.root}' and its log {endpoint.log_path}"

@@ -7,6 +7,7 @@ The tree, following httpx's layout::
     │   ├── MessageTooLarge
     │   └── VersionMismatch
     ├── EndpointError          the runtime folder or socket cannot be used safely
+    │   └── KeyFileError       a CurveZMQ key or the allow-list cannot be used (network endpoints)
     ├── DaemonError            talking to the daemon failed
     │   ├── DaemonNotRunning   nothing answers on the project's endpoint
     │   ├── DaemonStartFailed  a daemon was started but never answered
@@ -89,6 +90,10 @@ class VersionMismatch(ProtocolError):
 
 class EndpointError(ReloaddError):
     """The runtime folder or endpoint of a project cannot be used safely."""
+
+
+class KeyFileError(EndpointError):
+    """A CurveZMQ key file, key or allow-list of a network endpoint is missing, unsafe or unreadable."""
 
 
 class DaemonError(ReloaddError):

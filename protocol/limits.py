@@ -104,3 +104,10 @@ MAX_SINCE_SCAN_ENTRIES: Final = 50_000
 """Most folder entries the daemon walks to answer one ``watch``'s ``since`` for its globs
 (globs under folders it began watching only after ``since``); matches beyond are not
 reported, and the daemon logs that it stopped."""
+
+MAX_LOGGED_REFUSALS: Final = 1_000
+"""Most client addresses whose refusal a daemon's network endpoint logs (once each); a
+client retrying with an unknown key is logged once, and past this many addresses none is."""
+
+MAX_PATH_MAPS: Final = 64
+"""Most ``client=host`` pairs ``RELOADD_PATH_MAP`` may hold."""

@@ -29,6 +29,8 @@ TEST_PACKAGES=(
     /usr/include/systemd/sd-daemon.h:libsystemd-dev
     pkg-config:pkg-config
     systemd-analyze:systemd
+    ip:iproute2 # network namespaces for the network endpoint tests (tests/integration/netns.py)
+    unshare:util-linux # a mount namespace as a container's view of the project (test_remote_dev_servers.py)
 )
 
 missing_packages() {

@@ -46,7 +46,8 @@ def clean_environment(
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
-    # Where `reloadd service` writes units, and clients look for one: never ~/.config.
+    # Where `reloadd service` writes units, and clients look for one, and the keys of
+    # network endpoints (reloadd keys): the test's own, never ~/.config.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     # The fallback runtime folder ($TMPDIR/reloadd-<uid>) is private to the test too.
     temp = base / "tmp"

@@ -10,7 +10,9 @@ import pytest
 from tests.daemon_process import DaemonProcess
 from tests.integration.batches import batches  # noqa: F401  (fixture for backend tests)
 from tests.integration.dev_server import runs, start_run  # noqa: F401  (dev-server fixtures)
+from tests.integration.netns import netns  # noqa: F401  (fixture for network tests)
 from tests.integration.raw_client import raw_sockets  # noqa: F401  (fixture for bad-input tests)
+from tests.integration.remote_setup import client_processes  # noqa: F401  (fixture)
 from tests.watchman_instance import WatchmanInstance
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from reloadd.client import Client
-from reloadd.protocol.endpoint import endpoint_for
+from reloadd.protocol.endpoint import Endpoint, endpoint_for
 from tests.daemon_process import stop_leftover_daemons
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create users")
@@ -205,6 +205,7 @@ def test_a_runtime_dir_too_long_for_a_socket_falls_back_to_the_temp_folder(
     try:
         with Client(project, name="web") as client:
             assert client.connected, capfd.readouterr().err
+            assert isinstance(client.endpoint, Endpoint)
             assert client.endpoint.socket_path.parent == short / f"reloadd-{os.getuid()}"
     finally:
         stop_leftover_daemons(short / f"reloadd-{os.getuid()}")

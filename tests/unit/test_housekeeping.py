@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import zmq
 
-from reloadd.daemon import housekeeping
+from reloadd.daemon import housekeeping, sessions
+from reloadd.daemon.context import REMOTE_SILENCE_LIMIT
 from reloadd.daemon.server import Daemon
 from reloadd.protocol import Error, Hello, Message, Ping, Pong, Welcome, decode, encode
 from reloadd.protocol.endpoint import endpoint_for, ensure_private_dir
@@ -85,3 +86,66 @@ def ask(daemon: Daemon, peer: zmq.Socket[bytes], message: Message | bytes) -> Me
     daemon._read_requests()
     assert peer.poll(5000), "no reply"
     return decode(peer.recv())
+
+
+def _dead_pid() -> int:
+    """A pid no process has now (the highest ones are seldom used)."""
+    for pid in range(4_000_000, 3_000_000, -1):
+        if not housekeeping.pid_alive(pid):
+            return pid
+    pytest.fail("no free pid found")
+
+
+def test_a_network_client_is_not_judged_by_a_pid_of_another_machine(daemon: Daemon) -> None:
+    ctx = daemon.ctx
+    hello = Hello(id=1, protocol=1, name="in a container", pid=_dead_pid())
+    ctx.registry.add(b"\x00remote", hello, now=time.time(), remote="web")
+    ctx.registry.add(
+        b"\x00local", Hello(id=1, protocol=1, name="here", pid=hello.pid), now=time.time()
+    )
+    housekeeping.check_clients(ctx)
+    remote, local = ctx.registry.get(b"\x00remote"), ctx.registry.get(b"\x00local")
+    assert remote is not None
+    assert remote.connected
+    assert local is not None
+    assert not local.connected
+
+
+def test_a_silent_network_client_departs_sooner_than_a_local_one(daemon: Daemon) -> None:
+    ctx = daemon.ctx
+    past = time.time() - REMOTE_SILENCE_LIMIT - 0.5
+    ctx.registry.add(
+        b"\x00remote", Hello(id=1, protocol=1, name="far", pid=os.getpid()), now=past, remote="web"
+    )
+    ctx.registry.add(b"\x00local", Hello(id=1, protocol=1, name="near", pid=os.getpid()), now=past)
+    housekeeping.check_clients(ctx)
+    remote, local = ctx.registry.get(b"\x00remote"), ctx.registry.get(b"\x00local")
+    assert remote is not None
+    assert not remote.connected
+    assert local is not None
+    assert local.connected
+
+
+def test_a_network_client_back_on_a_new_link_takes_its_registration_back_at_once(
+    daemon: Daemon,
+) -> None:
+    """Its old link is not known dead yet (no silence limit passed): the same key and name
+    on a new link is the client itself, so the old link departs and the registration follows."""
+    ctx = daemon.ctx
+    hello = Hello(id=1, protocol=1, name="web in a container", pid=7)
+    ctx.peer = "web"
+    sessions.handle_hello(ctx, b"\x00old", hello)
+    record = ctx.registry.get(b"\x00old")
+    assert record is not None
+    ctx.registry.watch(record, {"/p/a.py": "/p/a.py"}, {})
+    (welcome,) = sessions.handle_hello(ctx, b"\x00new", hello)
+    assert isinstance(welcome, Welcome)
+    assert welcome.registration  # taken back
+    assert ctx.registry.get(b"\x00old") is None
+    taken = ctx.registry.get(b"\x00new")
+    assert taken is not None
+    assert list(taken.files) == ["/p/a.py"]
+    ctx.peer = "other"  # another key under the same name takes nothing
+    (welcome,) = sessions.handle_hello(ctx, b"\x00third", hello)
+    assert isinstance(welcome, Welcome)
+    assert not welcome.registration
