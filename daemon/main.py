@@ -6,6 +6,7 @@ import logging
 import sys
 
 from reloadd.daemon.backends.choose import choose_backend
+from reloadd.daemon.backends.polling_router import with_polling
 from reloadd.daemon.fd_limit import raise_fd_limit
 from reloadd.daemon.heap import map_large_blocks
 from reloadd.daemon.instance_lock import InstanceLock
@@ -69,17 +70,22 @@ def serve(
         state_path = state_dir() / f"{endpoint.socket_path.stem}.json"
         daemon = Daemon(endpoint, grace=grace, state_path=state_path, idle_exit=idle_exit)
         try:
-            chosen = choose_backend(
-                backend,
+            chosen = with_polling(
+                choose_backend(
+                    backend,
+                    daemon.changes.put,
+                    watchman_sock=watchman_sock,
+                    project_root=project_root,
+                ),
                 daemon.changes.put,
-                watchman_sock=watchman_sock,
-                project_root=project_root,
             )
         except ReloaddError as exc:
             print(f"reloadd: {exc}", file=sys.stderr)
             daemon.close()
             return 1
         daemon.bind(chosen)
+        # The poller stats only registered paths: it follows the registry from the start.
+        daemon.ctx.registry.listen(chosen)
         log.info(
             "serving %s at %s with the %s backend", project_root, endpoint.address, chosen.name
         )

@@ -100,3 +100,8 @@ MAX_SINCE_SCAN_ENTRIES: Final = 50_000
 """Most folder entries the daemon walks to answer one ``watch``'s ``since`` for its globs
 (globs under folders it began watching only after ``since``); matches beyond are not
 reported, and the daemon logs that it stopped."""
+
+MAX_POLLED_GLOB_ENTRIES: Final = 50_000
+"""Most folders and matching files the daemon keeps, and stats at each poll, for one glob on
+a root it polls (a share whose changes inotify does not see); matches beyond are not seen,
+and the daemon logs that once."""
