@@ -70,8 +70,20 @@ class PolledGlob:
 
         ``again``: list it at the next check too, whatever its state then. A folder's
         timestamps are coarse (a few ms here, a second on some servers): an entry added
-        in the same tick, after this listing, would leave its state as recorded.
+        in the same tick, after this listing, would leave its state as recorded. New
+        folders found during a check are listed again at the next one for the same reason.
         """
+        pending = [(folder, states, again)]
+        while pending:  # a loop, not recursion: a tree may be deeper than Python's stack
+            folder, states, again = pending.pop()
+            for path, here in self._list_one(folder, states, report=report, again=again):
+                if path not in self._folders and self._room():
+                    pending.append((path, here, report))
+
+    def _list_one(
+        self, folder: str, states: _NfaStates, *, report: bool, again: bool
+    ) -> list[tuple[str, _NfaStates]]:
+        """List one folder; the new folders in it a match may lie in."""
         before = stat_state(folder)
         kept = self._folders.get(folder)
         old_names = kept[2] if kept is not None else frozenset()
@@ -101,9 +113,7 @@ class PolledGlob:
         self._folders[folder] = (states, before, frozenset(names), again)
         for name in old_names - names:
             self._forget(os.path.join(folder, name))
-        for path, here in new_folders:
-            if path not in self._folders and self._room():
-                self._list(path, here, report=report, again=report)
+        return new_folders
 
     def _forget(self, path: str) -> None:
         """An entry left its folder: drop it, and everything kept below it (reported)."""

@@ -193,3 +193,16 @@ def test_matches_written_after_the_glob_was_registered_are_reported_first(
     glob = PolledGlob(str(templates), "*.html", since=registered)
     assert glob.check() == {new}
     assert old not in glob.check()
+
+
+def test_a_glob_folder_deeper_than_pythons_stack_is_walked(tmp_path: Path) -> None:
+    deep = str(tmp_path / "templates")
+    os.mkdir(deep)
+    for _ in range(1100):  # more levels than the default recursion limit (1000)
+        deep += "/d"
+        os.mkdir(deep)  # one at a time: os.makedirs recurses too
+    page = deep + "/page.html"
+    Path(page).write_text("<p>\n")
+    glob = PolledGlob(str(tmp_path / "templates"), "**/*.html", since=time.time() + 3600)
+    touch(Path(page), at=2_000_000.0)
+    assert glob.check() == {page}
