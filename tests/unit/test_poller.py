@@ -7,6 +7,7 @@ never makes two states look alike.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -195,14 +196,28 @@ def test_matches_written_after_the_glob_was_registered_are_reported_first(
     assert old not in glob.check()
 
 
-def test_a_glob_folder_deeper_than_pythons_stack_is_walked(tmp_path: Path) -> None:
-    deep = str(tmp_path / "templates")
-    os.mkdir(deep)
+def test_a_glob_folder_deeper_than_pythons_stack_is_walked() -> None:
+    # Not in tmp_path: pytest removes old tmp folders with shutil.rmtree, which recurses
+    # and would fail on this tree if the test were killed before removing it.
+    base = tempfile.mkdtemp(prefix="reloadd-deep-")
+    top = base + "/templates"
+    deep, levels = top, [base, top]
     for _ in range(1100):  # more levels than the default recursion limit (1000)
         deep += "/d"
-        os.mkdir(deep)  # one at a time: os.makedirs recurses too
+        levels.append(deep)
     page = deep + "/page.html"
-    Path(page).write_text("<p>\n")
-    glob = PolledGlob(str(tmp_path / "templates"), "**/*.html", since=time.time() + 3600)
-    touch(Path(page), at=2_000_000.0)
-    assert glob.check() == {page}
+    try:
+        for level in levels:
+            if level != base:
+                os.mkdir(level)  # one at a time: os.makedirs recurses too
+        Path(page).write_text("<p>\n")
+        glob = PolledGlob(top, "**/*.html", since=time.time() + 3600)
+        touch(Path(page), at=2_000_000.0)
+        assert glob.check() == {page}
+    finally:
+        # Bottom up, one at a time: shutil.rmtree would recurse.
+        if os.path.exists(page):
+            os.unlink(page)
+        for level in reversed(levels):
+            if os.path.isdir(level):
+                os.rmdir(level)
