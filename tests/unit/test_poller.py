@@ -28,8 +28,13 @@ def touch(path: Path, text: str = "x\n", *, at: float = 1_000_000.0) -> str:
     return str(path)
 
 
+NEVER = 3600.0
+"""An interval the tests never reach: they run each check themselves, so the poll thread
+(started with the first root) must not run one meanwhile."""
+
+
 def poller_on(root: Path) -> Poller:
-    poller = Poller(lambda batch: None)
+    poller = Poller(lambda batch: None, interval=NEVER)
     poller.add_roots([str(root)])
     return poller
 
@@ -109,7 +114,7 @@ def test_the_poll_thread_hands_batches_to_the_sink(tmp_path: Path) -> None:
 
 
 def test_roots_below_a_polled_root_are_not_added_twice(tmp_path: Path) -> None:
-    poller = Poller(lambda batch: None)
+    poller = Poller(lambda batch: None, interval=NEVER)
     try:
         assert poller.add_roots([str(tmp_path)]) == {str(tmp_path)}
         assert poller.add_roots([str(tmp_path / "sub"), str(tmp_path)]) == set()
@@ -122,7 +127,7 @@ def test_roots_below_a_polled_root_are_not_added_twice(tmp_path: Path) -> None:
 
 
 def test_nothing_polled_costs_nothing() -> None:
-    poller = Poller(lambda batch: None)
+    poller = Poller(lambda batch: None, interval=NEVER)
     assert poller.below(["/a", "/b"]) == []
     poller.close()
 

@@ -55,7 +55,9 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
 def router_for(share: Path, batches: list[ChangeBatch]) -> tuple[PollingRouter, RecordingBackend]:
     inner = RecordingBackend()
     policy = PollPolicy({"RELOADD_POLL_PATHS": str(share)}, mountinfo="")
-    router = PollingRouter(inner, batches.append, poller=Poller(batches.append), policy=policy)
+    router = PollingRouter(
+        inner, batches.append, poller=Poller(batches.append, interval=3600.0), policy=policy
+    )
     return router, inner
 
 
