@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from reloadd.daemon.backends.nesting import is_within
+
 __all__ = [
     "FORCE_POLLING_VAR",
     "MOUNTINFO",
@@ -133,18 +135,11 @@ def mount_of(path: str, mounts: Iterable[Mount]) -> Mount | None:
     """
     best: Mount | None = None
     for mount in mounts:
-        if not _is_below(path, mount.mount_point):
+        if not is_within(path, mount.mount_point):
             continue
         if best is None or len(mount.mount_point) >= len(best.mount_point):
             best = mount
     return best
-
-
-def _is_below(path: str, folder: str) -> bool:
-    """Whether ``path`` is ``folder`` or lies below it (both absolute, normalised)."""
-    if folder == "/":
-        return path.startswith("/")
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 class PollPolicy:
@@ -172,7 +167,7 @@ class PollPolicy:
         if self.forced:
             return f"{FORCE_POLLING_VAR} is set"
         for folder in self.paths:
-            if _is_below(root, folder):
+            if is_within(root, folder):
                 return f"it is below {folder}, named in {POLL_PATHS_VAR}"
         mount = mount_of(root, self._mounts())
         if mount is not None and mount.fs_type in self.fs_types:
