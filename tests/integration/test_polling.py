@@ -11,6 +11,8 @@ daemon's ``/proc/PID/fdinfo``.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -189,3 +191,22 @@ def test_without_a_share_nothing_is_polled(
         edit(app)
         assert client.wait(timeout=QUIET_PERIOD + NOTIFIED_WITHIN) == [app]
     assert "polling" not in daemon.log()
+
+
+def test_a_bad_poll_interval_stops_the_daemon_with_one_line(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELOADD_POLL_INTERVAL", "often")
+    done = subprocess.run(
+        [sys.executable, "-m", "reloadd.client.cli", "serve", "--root", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    reasons = [line for line in done.stderr.splitlines() if line.startswith("reloadd: ")]
+    assert reasons == [
+        "reloadd: RELOADD_POLL_INTERVAL='often' is not a number of seconds from 0.1 to 60"
+    ], done.stderr
+    assert "Traceback" not in done.stderr
