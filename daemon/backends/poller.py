@@ -136,11 +136,15 @@ class Poller:
             new = frozenset(root for root in new if not root.startswith(self._prefixes))
             if not new:
                 return new
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="reloadd-poll", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError as exc:
+                    raise BackendError(f"cannot start the poll thread: {exc}") from exc
+                self._thread = thread
             self._roots = outermost((*self._roots, *new))
             self._prefixes = folder_prefixes(self._roots)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="reloadd-poll", daemon=True)
-                self._thread.start()
         return new
 
     def covers(self, path: str) -> bool:
