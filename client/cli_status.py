@@ -45,8 +45,10 @@ def format_status(status: StatusReply) -> str:
         f"daemon    pid {status.pid}, {status.backend} backend, protocol {status.protocol}, "
         f"up {duration(now - status.started_at)}{idle}",
         f"watching  {', '.join(status.watched_roots) or '(nothing yet)'}",
-        "",
     ]
+    if status.polled_roots:
+        lines.append(f"polling   {', '.join(status.polled_roots)} (no file events there)")
+    lines.append("")
     if not status.clients:
         lines.append("no clients")
         return "\n".join(lines)

@@ -31,6 +31,16 @@ Threads, and what each one owns:
   lock, which the main thread only takes for short reads. Which backend method runs on
   which thread is written in :mod:`~reloadd.daemon.backends.base` (and, for Watchman,
   :mod:`~reloadd.daemon.backends.watchman`).
+* **The poll thread** ``reloadd-poll`` (:mod:`~reloadd.daemon.backends.poller`), only
+  once a root is polled (its file system, a network or VM share, gives no events here;
+  see :mod:`~reloadd.daemon.backends.polling_router`): every interval it stats the
+  registered files and glob folders below the polled roots and hands the changed paths
+  over as a :class:`~reloadd.daemon.backends.base.ChangeBatch`, like any backend thread.
+  It touches no daemon state: the main thread queues what is registered there (with
+  each file's state, taken on the main thread when it was registered) under the
+  poller's lock, through the :class:`~reloadd.daemon.registry.RegistrationListener`
+  the registry calls, and the poll thread takes that queue at the start of each pass.
+  Its ``stat`` calls run outside the lock, so a hung share never blocks the main thread.
 * **The connection-cap thread** ``reloadd-connections``
   (:mod:`~reloadd.daemon.connection_cap`) owns the ROUTER socket's *monitor* socket, a
   ZeroMQ socket of its own, and nothing else: it counts accepted connections and refuses

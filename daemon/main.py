@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from reloadd.daemon.activation import listening_socket
 from reloadd.daemon.backends.choose import choose_backend
+from reloadd.daemon.backends.polling_router import with_polling
 from reloadd.daemon.fd_limit import raise_fd_limit
 from reloadd.daemon.heap import map_large_blocks
 from reloadd.daemon.instance_lock import InstanceLock
@@ -89,11 +90,14 @@ def serve(
         )
         daemon.listen_fd = listen_fd
         try:
-            chosen = choose_backend(
-                backend,
+            chosen = with_polling(
+                choose_backend(
+                    backend,
+                    daemon.changes.put,
+                    watchman_sock=watchman_sock,
+                    project_root=project_root,
+                ),
                 daemon.changes.put,
-                watchman_sock=watchman_sock,
-                project_root=project_root,
             )
         except ReloaddError as exc:
             print(f"reloadd: {exc}", file=sys.stderr)
@@ -105,6 +109,8 @@ def serve(
             print(f"reloadd: {exc}", file=sys.stderr)
             daemon.close()
             return 1
+        # The poller stats only registered paths: it follows the registry from the start.
+        daemon.ctx.registry.listen(chosen)
         log.info(
             "serving %s at %s with the %s backend%s",
             project_root,

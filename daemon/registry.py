@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from reloadd.protocol import Crash, ErrorCode, GlobSpec, Hello, ProtocolError, Role, ServerState
 from reloadd.protocol.digest import registration_digest
@@ -19,6 +20,25 @@ from reloadd.protocol.limits import (
 
 ClientId = bytes
 """The ZeroMQ routing id of a client's connection."""
+
+
+class RegistrationListener(Protocol):
+    """Told, on the main thread, when a path becomes registered by any client or by none.
+
+    For a backend that must know what is registered, not only which roots (the poller).
+    """
+
+    def files_added(self, paths: list[str]) -> None:
+        """These real paths were registered by no client before."""
+
+    def files_removed(self, paths: list[str]) -> None:
+        """No client registers these real paths any more."""
+
+    def glob_added(self, directory: str, pattern: str) -> None:
+        """A glob (its folder's real path, its pattern) no client registered before."""
+
+    def glob_removed(self, directory: str, pattern: str) -> None:
+        """No client registers this glob any more."""
 
 
 @dataclass
@@ -82,6 +102,12 @@ class Registry:
         """Real folder → pattern → client key → the folder as that client spelled it."""
         self._file_count = 0
         """Files registered, summed over every client (for ``MAX_FILES_TOTAL``)."""
+        self._listeners: list[RegistrationListener] = []
+
+    def listen(self, listener: RegistrationListener) -> None:
+        """Tell ``listener`` from now on when a file or glob gains its first or loses its last
+        client."""
+        self._listeners.append(listener)
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -238,13 +264,24 @@ class Registry:
     def _index(
         self, record: ClientRecord, files: Mapping[str, str], globs: Mapping[GlobSpec, str]
     ) -> None:
+        added: list[str] = []
         for given, real in files.items():
             if real != given:
                 record.real_files[real] = given
-            self._by_file[real] = self._shared(self._by_file.get(real, frozenset()) | {record.key})
+            owners = self._by_file.get(real)
+            if owners is None:
+                owners = frozenset()
+                added.append(real)
+            self._by_file[real] = self._shared(owners | {record.key})
         for glob, real_dir in globs.items():
             patterns = self._globs_by_dir.setdefault(real_dir, {})
+            if not patterns.get(glob.pattern):
+                for listener in self._listeners:
+                    listener.glob_added(real_dir, glob.pattern)
             patterns.setdefault(glob.pattern, {})[record.key] = glob.directory
+        if added:
+            for listener in self._listeners:
+                listener.files_added(added)
 
     def unwatch(
         self, record: ClientRecord, files: Iterable[str], globs: Iterable[GlobSpec]
@@ -303,11 +340,13 @@ class Registry:
     def _unindex(
         self, record: ClientRecord, files: Mapping[str, str], globs: Mapping[GlobSpec, str]
     ) -> None:
+        removed: list[str] = []
         for real in files.values():
             owners = self._by_file.get(real)
             if owners is not None:
                 if owners == {record.key}:
                     del self._by_file[real]
+                    removed.append(real)
                 else:
                     self._by_file[real] = self._shared(owners - {record.key})
         for glob, real_dir in globs.items():
@@ -317,5 +356,10 @@ class Registry:
                 glob_owners.pop(record.key, None)
                 if not glob_owners:
                     del patterns[glob.pattern]
+                    for listener in self._listeners:
+                        listener.glob_removed(real_dir, glob.pattern)
                 if not patterns:
                     self._globs_by_dir.pop(real_dir, None)
+        if removed:
+            for listener in self._listeners:
+                listener.files_removed(removed)

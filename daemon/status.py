@@ -28,6 +28,7 @@ def handle_status(ctx: DaemonContext, identity: ClientId, status: Status) -> lis
             started_at=ctx.started_at,
             idle_since=ctx.idle_since,
             watched_roots=tuple(sorted(map(str, ctx.roots.current))),
+            polled_roots=tuple(sorted(map(str, ctx.backend.polled_roots()))),
             clients=tuple(
                 ClientInfo(
                     name=name,

@@ -111,3 +111,7 @@ client retrying with an unknown key is logged once, and past this many addresses
 
 MAX_PATH_MAPS: Final = 64
 """Most ``client=host`` pairs ``RELOADD_PATH_MAP`` may hold."""
+MAX_POLLED_GLOB_ENTRIES: Final = 50_000
+"""Most folders and matching files the daemon keeps, and stats at each poll, for one glob on
+a root it polls (a share whose changes inotify does not see); matches beyond are not seen,
+and the daemon logs that once."""

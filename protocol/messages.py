@@ -388,6 +388,9 @@ class StatusReply(Reply):
     idle_since: UnixTime = 0.0
     """Since when the daemon has had no client but tools, connected or kept for its grace
     period (Unix time); 0.0 while it has one. Optional: older daemons do not send it."""
+    polled_roots: tuple[str, ...] = ()
+    """The roots among ``watched_roots`` that the daemon polls, not watches (their file system
+    gives no events here). Optional: older daemons do not send it."""
 
 
 class Ping(Request):

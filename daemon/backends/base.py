@@ -17,7 +17,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,9 @@ ChangeSink = Callable[[ChangeBatch], None]
 class Backend(ABC):
     """A source of file-change batches for a set of watched roots."""
 
-    name: ClassVar[str]
-    """Short name shown in ``reloadd status`` and the ``welcome`` message."""
+    name: str
+    """Short name shown in ``reloadd status`` and the ``welcome`` message (a class attribute,
+    except on a wrapper, which takes the name of the backend it wraps)."""
 
     def __init__(self, on_changes: ChangeSink) -> None:
         self._on_changes = on_changes
@@ -69,6 +69,11 @@ class Backend(ABC):
     @abstractmethod
     def watched_roots(self) -> frozenset[Path]:
         """The roots watched now."""
+
+    def polled_roots(self) -> frozenset[Path]:
+        """The roots among :meth:`watched_roots` that are polled, not watched (none by default;
+        see :mod:`~reloadd.daemon.backends.polling_router`)."""
+        return frozenset()
 
     @abstractmethod
     def close(self) -> None:

@@ -17,7 +17,6 @@ import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch, ChangeSink
 from reloadd.daemon.backends.nesting import is_covered, outermost
@@ -36,7 +35,7 @@ RETRY_DELAY = 1.0
 class BuiltinBackendBase(Backend):
     """A built-in watcher: its roots, its lock, its VCS hold; subclasses set roots up."""
 
-    name: ClassVar[str] = "builtin"
+    name = "builtin"
 
     def __init__(self, on_changes: ChangeSink) -> None:
         super().__init__(on_changes)

@@ -66,7 +66,6 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar
 
 from reloadd.daemon.backends.base import Backend, ChangeBatch, ChangeSink
 from reloadd.daemon.backends.nesting import is_covered
@@ -101,7 +100,7 @@ WATCH_ATTEMPTS = 3
 class WatchmanBackend(Backend):
     """Watch roots with Watchman: one subscription per watch root, changes read by one thread."""
 
-    name: ClassVar[str] = "watchman"
+    name = "watchman"
 
     def __init__(
         self,

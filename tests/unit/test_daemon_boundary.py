@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import cast
 
 import pytest
 import zmq
@@ -29,7 +29,7 @@ TABLE = cast(dict[type[Message], handlers.AnyHandler], handlers.HANDLERS)
 class NoBackend(Backend):
     """Watches nothing."""
 
-    name: ClassVar[str] = "none"
+    name = "none"
 
     def start(self) -> None:
         """Nothing to start."""
