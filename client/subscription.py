@@ -102,7 +102,9 @@ class Subscriber(Link):
     def _after_reconnect(self) -> None:
         if not self._wants_events:
             return
-        self._events.clear()  # numbered by the old subscription: nothing to acknowledge any more
+        # Events of the old subscription not yet yielded are still yielded, but their numbers
+        # mean nothing to the new daemon: nothing to acknowledge for them.
+        self._events = deque((0, event) for _, event in self._events)
         pid = self._welcome.pid if self._welcome is not None else 1
         self._events.append((0, Resubscribed(time=time.time(), daemon_pid=pid)))
         self._subscribe()
