@@ -21,9 +21,10 @@ Main thread only.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from reloadd.daemon.registry import ClientId, ClientRecord
@@ -127,8 +128,10 @@ def bounded_paths(
     paths: Iterable[str], limit: int = MAX_EVENT_PATHS
 ) -> tuple[tuple[str, ...], int]:
     """At most ``limit`` of ``paths``, sorted, and how many were left out."""
-    ordered = sorted(paths)
-    return tuple(ordered[:limit]), max(0, len(ordered) - limit)
+    items = paths if isinstance(paths, Collection) else list(paths)
+    if len(items) <= limit:
+        return tuple(sorted(items)), 0
+    return tuple(heapq.nsmallest(limit, items)), len(items) - limit  # a burst: no full sort
 
 
 def client_event(kind: EventKind, record: ClientRecord, at: float | None = None) -> Event:

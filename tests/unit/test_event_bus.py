@@ -85,3 +85,5 @@ def test_a_subscriber_that_cannot_be_sent_to_is_dropped() -> None:
 def test_paths_are_bounded_and_the_rest_counted() -> None:
     assert bounded_paths(["/c", "/a", "/b"], 2) == (("/a", "/b"), 1)
     assert bounded_paths([], 2) == ((), 0)
+    assert bounded_paths((f"/{c}" for c in "edcba"), 2) == (("/a", "/b"), 3)
+    assert bounded_paths({"/b", "/a"}, 2) == (("/a", "/b"), 0)
