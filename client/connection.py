@@ -20,12 +20,12 @@ import zmq
 
 from reloadd.client.channel import Channel
 from reloadd.client.connect import Dialer, default_name, locate
-from reloadd.client.link import Link
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
 from reloadd.client.requests import send_saved, send_watch, sendable, took_back
 from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
+from reloadd.client.subscription import Subscriber
 from reloadd.protocol import (
     Crash,
     DaemonNotRunning,
@@ -67,7 +67,7 @@ STATE_SEND_WAIT = 2.0
 reports faster than the daemon reads) before taking the daemon for gone."""
 
 
-class Client(Link):
+class Client(Subscriber):
     """A connection to the daemon of one project; starts one in the background if needed.
 
     >>> with Client("/path/to/project") as client:          # doctest: +SKIP
@@ -116,6 +116,7 @@ class Client(Link):
         """The last ``changed`` message said another part follows."""
         self._restart_asked = False
         self._restart_requested = False
+        self._init_subscription()
         self._last_heard = time.time()
         self._next_retry = 0.0
         try:
@@ -299,6 +300,8 @@ class Client(Link):
         without waiting; while no daemon can be reached there is no one to tell and
         nothing is sent.
         """
+        if error is not None and self._remote is not None:
+            error = self._remote.crash_to_host(error)
         message = StateReport(state=state, error=error, duration_ms=duration_ms)
         encode(message)  # a bad argument raises ProtocolError here, whatever the connection
         if self._channel is None or not self.connected:

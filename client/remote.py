@@ -29,10 +29,11 @@ import zmq
 from reloadd.client.path_map import ENV_VAR as PATH_MAP_VAR
 from reloadd.client.path_map import PathMap
 from reloadd.client.polling import PollingWatcher
-from reloadd.protocol import GlobSpec, KeyFileError
+from reloadd.protocol import Crash, Event, GlobSpec, KeyFileError
 from reloadd.protocol.defaults import NETWORK_HEARTBEAT, NETWORK_TIMEOUT
 from reloadd.protocol.endpoint import RemoteEndpoint, parse_tcp_address
 from reloadd.protocol.file_state import FileState, stat_state
+from reloadd.protocol.record import fields
 
 ENDPOINT_VAR = "RELOADD_ENDPOINT"
 SERVER_KEY_VAR = "RELOADD_SERVER_KEY"
@@ -133,6 +134,24 @@ class Remote:
         if self.path_map is None:
             return list(paths)
         return [self.path_map.to_client(path) for path in paths]
+
+    def crash_to_host(self, crash: Crash) -> Crash:
+        """A crash this client reports, its file as the daemon's machine sees it (if mapped)."""
+        host = self.path_map.to_host(crash.file) if self.path_map and crash.file else None
+        return crash if host is None else Crash(crash.type, crash.message, host, crash.line)
+
+    def event_to_client(self, event: Event) -> Event:
+        """An event the daemon sent, its paths (and a crash's file) in this client's spelling."""
+        if self.path_map is None:
+            return event
+        error = event.error
+        if error is not None and error.file:
+            error = Crash(
+                error.type, error.message, self.path_map.to_client(error.file), error.line
+            )
+        values = {field.name: getattr(event, field.name) for field in fields(event)}
+        values.update(paths=tuple(self.to_client(event.paths)), error=error)
+        return Event(**values)
 
     def to_local(self, path: str) -> str:
         """One of the daemon's paths as this machine sees it (for polling while it is away)."""

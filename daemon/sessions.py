@@ -13,6 +13,7 @@ import os
 import time
 
 from reloadd.daemon.context import HEARTBEAT, DaemonContext, label
+from reloadd.daemon.events import client_event
 from reloadd.daemon.journal import fields
 from reloadd.daemon.registry import ClientId
 from reloadd.protocol import (
@@ -20,10 +21,12 @@ from reloadd.protocol import (
     Bye,
     Error,
     ErrorCode,
+    EventKind,
     Hello,
     Message,
     Ping,
     Pong,
+    Role,
     Stop,
     Stopping,
     Welcome,
@@ -58,6 +61,8 @@ def handle_hello(ctx: DaemonContext, identity: ClientId, hello: Hello) -> list[M
     else:
         record = ctx.registry.add(identity, hello, now=now, remote=ctx.peer)
         log.info("%s connected", label(record), extra=fields(client=label(record)))
+    if record.role is not Role.TOOL:
+        ctx.events.emit(client_event(EventKind.CLIENT_JOINED, record, now))
     return [
         Welcome(
             re=hello.id,

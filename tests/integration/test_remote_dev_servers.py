@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from reloadd.client import Client, ReloaddError, Role, spawn
+from reloadd.client import Client, Crash, ReloaddError, Role, ServerState, spawn
+from reloadd.client.events import ChangedEvent, StateChanged
 from reloadd.protocol.endpoint import endpoint_for
 from tests.daemon_process import DaemonProcess
 from tests.django_project import DevServer, make_project, server_environment, view_source
@@ -203,3 +204,40 @@ def test_a_tcp_client_never_starts_a_daemon_and_polls_loudly_while_none_answers(
     assert spawn._SPAWNED == []
     runtime = endpoint_for(project).socket_path.parent
     assert not runtime.exists() or not list(runtime.glob("*.lock"))
+
+
+def test_events_come_back_in_the_clients_paths(
+    project: Path,
+    tcp_daemon: tuple[Path, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A tool following events over TCP sees a change and a crash's file in its own paths."""
+    app, remote = tcp_daemon
+    views = project / "views.py"
+    views.write_text("x = 1\n")
+    for name, value in remote.items():
+        monkeypatch.setenv(name, value)
+    with Client(app, name="web", spawn=False) as web, Client(app, name="ide", spawn=False) as ide:
+        web.watch([app / "views.py"])
+        events = ide.events(timeout=10.0)
+        web.report_state(
+            ServerState.CRASHED,
+            error=Crash("SyntaxError", "invalid syntax", str(app / "views.py"), 1),
+        )
+        views.write_text("x = 2\n")
+        seen: dict[str, object] = {}
+        for event in events:
+            if isinstance(event, StateChanged) and event.error is not None:
+                seen["crash"] = event.error.file
+            if isinstance(event, ChangedEvent):
+                seen["changed"] = event.paths
+            if len(seen) == 2:
+                break
+        # The daemon's own machine sees the crash in its paths (a local tool asks it).
+        for name in remote:
+            monkeypatch.delenv(name)
+        with Client(project, name="status", role=Role.TOOL, spawn=False) as tool:
+            (info,) = [info for info in tool.status().clients if info.name == "web"]
+    assert seen == {"crash": str(app / "views.py"), "changed": (str(app / "views.py"),)}
+    assert info.last_error is not None
+    assert info.last_error.file == str(views)
