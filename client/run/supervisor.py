@@ -28,6 +28,7 @@ from reloadd.client.connection import Client
 from reloadd.client.idle_exit import BACKGROUND_IDLE_EXIT, describe_duration
 from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.run.child import Child
+from reloadd.client.run.child_hook import ROOT_ENV
 from reloadd.client.run.command import check_command, how_it_ended, shell_status
 from reloadd.client.run.conflict import port_conflict
 from reloadd.client.run.options import RunError, RunOptions, describe_command
@@ -37,6 +38,7 @@ from reloadd.client.run.sockets import SocketSpec, bind, shim_command
 from reloadd.client.run.standin import Outage, StandIn
 from reloadd.client.run.watcher import Changes, Watcher, WatcherStopped
 from reloadd.protocol import Role
+from reloadd.protocol.endpoint import find_project_root
 
 STARTUP_DIR = Path(__file__).with_name("startup")
 """The folder put first on the child's ``PYTHONPATH``: it holds the startup hook."""
@@ -163,6 +165,9 @@ class Supervisor:
         for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
             env.pop(name, None)
         env.update(self.reports.environment())
+        env[ROOT_ENV] = str(
+            find_project_root(self.options.root)
+        )  # where a crash's line is looked for
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = str(STARTUP_DIR) + (os.pathsep + path if path else "")
         command = list(self.options.command)
