@@ -31,12 +31,13 @@ from reloadd.client.run.child import Child
 from reloadd.client.run.child_hook import ROOT_ENV
 from reloadd.client.run.command import check_command, how_it_ended, shell_status
 from reloadd.client.run.conflict import port_conflict
+from reloadd.client.run.lifecycle import Lifecycle
 from reloadd.client.run.options import RunError, RunOptions, describe_command
 from reloadd.client.run.reports import Crash, ReportSocket
 from reloadd.client.run.signals import SignalInbox
 from reloadd.client.run.sockets import SocketSpec, bind, shim_command
 from reloadd.client.run.standin import Outage, StandIn
-from reloadd.client.run.watcher import Changes, Watcher, WatcherStopped
+from reloadd.client.run.watcher import Changes, RestartRequested, Watcher, WatcherStopped
 from reloadd.protocol import Role
 from reloadd.protocol.endpoint import find_project_root
 
@@ -68,6 +69,7 @@ class Supervisor:
 
     reports: ReportSocket
     watcher: Watcher
+    lifecycle: Lifecycle
     sockets: list[socket.socket]
     standin: StandIn
 
@@ -109,6 +111,8 @@ class Supervisor:
                 self._make_client, globs=self.options.watch.globs, files=self.options.watch.files
             )
             stack.callback(self.watcher.stop)
+            self.lifecycle = Lifecycle(self.watcher, self.sockets, label=self.label, say=self._say)
+            stack.callback(self.lifecycle.stopped)  # after the child is stopped, before bye
             signals = SignalInbox()
             stack.callback(signals.close)
             signals.install()
@@ -151,10 +155,16 @@ class Supervisor:
                 if isinstance(event, WatcherStopped):
                     self._say(f"stopped watching ({event.error}); stopping {self.label}")
                     return 1
-                self._on_changes(event)
+                if isinstance(event, RestartRequested):
+                    self.lifecycle.caused_by(event.at)
+                    self._restart("a restart was asked for ('reloadd reload')")
+                else:
+                    self._on_changes(event)
             status = self._check_child()
             if status is not None:
                 return status
+            if self.child is not None and self.child.poll() is None:
+                self.lifecycle.check()
             self._warn_if_no_files()
 
     # -- children -------------------------------------------------------------------------------
@@ -181,6 +191,7 @@ class Supervisor:
         self.failed_binds = []
         self.child = Child(command, env=env, cwd=self.options.cwd, pass_fds=fds)
         self.reports.reset_since(self.child.started_at)
+        self.lifecycle.started(self.child.pid)
 
     def _restart(self, reason: str) -> None:
         began = time.monotonic()
@@ -198,6 +209,7 @@ class Supervisor:
         except OSError as exc:
             self.child = None
             self.waiting = True
+            self.lifecycle.failed_to_start(exc)
             what = f"cannot run {self.options.command[0]!r} ({exc.strerror or exc})"
             self._say(f"{what}; waiting for a change to try again")
             self.standin.start(Outage(what))
@@ -236,6 +248,7 @@ class Supervisor:
             quick = child.uptime() < QUICK_EXIT
             self._quick_restarts = self._quick_restarts + 1 if quick else 0
             if self._quick_restarts < QUICK_RESTARTS:
+                self.lifecycle.caused_by(time.monotonic())
                 self._restart(f"{self.label} exited with code 3 (a restart request)")
                 return None
         self._quick_restarts = 0
@@ -247,6 +260,7 @@ class Supervisor:
             )
             return shell_status(code)
         self.waiting = True
+        self.lifecycle.ended(code, self.crash)
         if code == RESTART_EXIT_CODE:
             self._say(
                 f"{self.label} asked for a restart {QUICK_RESTARTS} times in a row, each "
@@ -285,6 +299,8 @@ class Supervisor:
         self.failed_binds.extend(batch.bind_failed)
         paths = self.options.ignore.keep(batch.imported + batch.failed)
         self.failed.extend(path for path in batch.failed if path not in self.failed)
+        if batch.imported:
+            self.lifecycle.imported()
         new = [path for path in dict.fromkeys(paths) if path not in self.known]
         if new:
             self.known.update(new)
@@ -298,6 +314,7 @@ class Supervisor:
             paths = [p for p in paths if written_at(p) >= child.started_at - CLOCK_MARGIN]
         if not paths:
             return
+        self.lifecycle.caused_by(changes.received)
         shown = self._show(paths[0]) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
         self._restart(f"{shown} changed")
 
@@ -322,9 +339,11 @@ class Supervisor:
             ) from exc
 
     def _select_timeout(self) -> float | None:
+        check = self.lifecycle.next_check()
         if self._warned_no_files or self.known or self.options.watch or self.child is None:
-            return None
-        return max(0.0, NO_FILES_WARNING - self.child.uptime()) + 0.01
+            return check
+        warning = max(0.0, NO_FILES_WARNING - self.child.uptime()) + 0.01
+        return warning if check is None else min(check, warning)
 
     def _warn_if_no_files(self) -> None:
         child = self.child
