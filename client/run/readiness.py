@@ -50,7 +50,7 @@ class Ready:
     """How a child was seen to serve."""
 
     how: str
-    """For the supervisor's line: ``accepts on 127.0.0.1:8000``, ``listens on …``, ``up for 1 s``."""
+    """For the supervisor's line: ``accepts on 127.0.0.1:8000``, ``listens on …``, ``has stayed up for 1 s``."""
     listened: bool
     """It listens on a TCP port (so later children are expected to)."""
 
@@ -93,7 +93,7 @@ class Readiness:
             self._pause = POLL_SLOW if slow else min(POLL_MAX, self._pause * 1.5)
             self._next = now + self._pause
         if self._moment and now - self.last_import >= READY_AFTER:
-            return Ready(f"up for {READY_AFTER:g} s", listened=False)
+            return Ready(f"has stayed up for {READY_AFTER:g} s", listened=False)
         return None
 
     def _look(self) -> Ready | None:
