@@ -32,6 +32,7 @@ from reloadd.client.run.child_hook import ROOT_ENV
 from reloadd.client.run.command import check_command, how_it_ended, shell_status
 from reloadd.client.run.conflict import port_conflict
 from reloadd.client.run.lifecycle import Lifecycle
+from reloadd.client.run.no_files import NoFilesWarning
 from reloadd.client.run.options import RunError, RunOptions, describe_command
 from reloadd.client.run.reports import Crash, ReportSocket
 from reloadd.client.run.signals import SignalInbox
@@ -53,9 +54,6 @@ QUICK_RESTARTS = 5
 count as a crash loop: the supervisor then waits for a change instead."""
 
 QUICK_EXIT = 1.0
-
-NO_FILES_WARNING = 3.0
-"""Seconds after which a child that reported no file, with no --watch given, is warned about."""
 
 IDLE_EXIT_NOTE = (
     f"exits by itself after {describe_duration(BACKGROUND_IDLE_EXIT)} without clients; "
@@ -89,7 +87,9 @@ class Supervisor:
         self.restarts = 0
         self.waiting = False
         """True while a child that exited by itself waits for a change to start again."""
-        self._warned_no_files = False
+        self.no_files = NoFilesWarning(
+            label=self.label, watch_given=bool(options.watch), say=self._say
+        )
         self._quick_restarts = 0
 
     # -- the loop -------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class Supervisor:
             stack.callback(self._stop_leftovers)
             assert self.child is not None
             for number, sock in enumerate(self.sockets, start=3):
-                self._say(f"listening on {_address(sock)} for the child (fd {number})")
+                self._say(f"listening on {SocketSpec.of(sock)} for the child (fd {number})")
             self._say(
                 f"running {self.label} (pid {self.child.pid}); it restarts when one of its "
                 "files changes (Ctrl+C stops it)"
@@ -165,7 +165,9 @@ class Supervisor:
                 return status
             if self.child is not None and self.child.poll() is None:
                 self.lifecycle.check()
-            self._warn_if_no_files()
+            self.no_files.check(
+                None if self.child is None else self.child.uptime(), bool(self.known)
+            )
 
     # -- children -------------------------------------------------------------------------------
 
@@ -339,31 +341,15 @@ class Supervisor:
             ) from exc
 
     def _select_timeout(self) -> float | None:
-        check = self.lifecycle.next_check()
-        if self._warned_no_files or self.known or self.options.watch or self.child is None:
-            return check
-        warning = max(0.0, NO_FILES_WARNING - self.child.uptime()) + 0.01
-        return warning if check is None else min(check, warning)
-
-    def _warn_if_no_files(self) -> None:
-        child = self.child
-        if self._warned_no_files or self.known or self.options.watch or child is None:
-            return
-        if child.uptime() >= NO_FILES_WARNING:
-            self._warned_no_files = True
-            self._say(
-                f"{self.label} has reported no imported file after {NO_FILES_WARNING:g} s (it is "
-                "not Python, or its Python ignores PYTHONPATH, as with -I); give --watch GLOB "
-                "to say which files restart it"
-            )
+        uptime = None if self.child is None else self.child.uptime()
+        due = [
+            self.lifecycle.next_check(),
+            self.no_files.next_check(uptime, bool(self.known)),
+        ]
+        return min((seconds for seconds in due if seconds is not None), default=None)
 
     def _say(self, text: str) -> None:
         print(f"reloadd: {text}", file=self.out, flush=True)
-
-
-def _address(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def run(options: RunOptions) -> int:
