@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reloadd.client.connection import Client
@@ -101,6 +101,9 @@ class Watcher:
         self._wakeup = Wakeup()
         self._stop = threading.Event()
         self._globs = globs
+        self._last_report: StateReport | None = None
+        self._reported_to = ""
+        """The ``instance`` of the daemon told ``_last_report``: a new daemon is told again."""
         self._files = files
         self._started_at = 0.0
         self.backend = "connecting"
@@ -190,14 +193,21 @@ class Watcher:
         return BUSY_SLICE if now < busy_until else IDLE_SLICE
 
     def _send_reports(self, client: Client) -> None:
+        """Send the queued reports; tell a daemon that restarted the last state again."""
         while True:
             try:
                 report = self._to_report.get_nowait()
             except queue.Empty:
-                return
+                break
             starting = report.state is ServerState.STARTING
             self._report_due_until = time.monotonic() + STARTING_PERIOD if starting else 0.0
             client.report_state(report.state, error=report.error, duration_ms=report.duration_ms)
+            self._last_report = replace(report, duration_ms=None)
+            self._reported_to = client.daemon.instance if client.connected else ""
+        last = self._last_report
+        if last is not None and client.connected and client.daemon.instance != self._reported_to:
+            client.report_state(last.state, error=last.error)
+            self._reported_to = client.daemon.instance
 
     def _register(self, client: Client) -> bool:
         """Register what the main thread handed over; whether there was anything."""

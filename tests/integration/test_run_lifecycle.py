@@ -8,6 +8,7 @@ with a deadline. A child is held before it listens by the ``$APP_HOLD`` file (se
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import pytest
 
 from reloadd.client import Client, Role, ServerState
 from reloadd.client.events import StateChanged
-from reloadd.protocol import ClientInfo
+from reloadd.protocol import ClientInfo, ReloaddError
 from tests.daemon_process import DaemonProcess
 from tests.integration.dev_server import (
     RESPONSE_TIMEOUT,
@@ -262,8 +263,36 @@ def test_stopped_when_reloadd_run_ends(project: Path, tool: Client, start_run: S
     write_app(project)
     run = start_run(PYTHON_APP)
     wait_for(tool, run, lambda info: info.state is ServerState.READY, "ready")
-    run.signal(2)  # SIGINT, as Ctrl+C
+    run.signal(signal.SIGINT)  # as Ctrl+C
     assert run.wait() == 0
     # The registration is kept for the grace period, with its last state.
     stopped = wait_for(tool, run, lambda info: not info.connected, "disconnected")
     assert stopped.state is ServerState.STOPPED
+
+
+def test_a_daemon_that_restarts_is_told_the_state_again(
+    project: Path, daemon: DaemonProcess, start_run: StartRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELOADD_BACKEND", daemon.backend)  # for the daemon the supervisor starts
+    write_app(project)
+    run = start_run(PYTHON_APP)
+    with Client(project, name="lifecycle test", role=Role.TOOL, spawn=False) as tool:
+        wait_for(tool, run, lambda info: info.state is ServerState.READY, "ready")
+    daemon.kill()  # the supervisor's client starts another one and registers again
+    try:
+        deadline = time.monotonic() + RESPONSE_TIMEOUT
+        info = None
+        while info is None or info.state is not ServerState.READY:
+            assert time.monotonic() < deadline, f"the new daemon shows {info!r}:\n{run.log()}"
+            time.sleep(0.05)
+            try:
+                with Client(project, name="lifecycle test", role=Role.TOOL, spawn=False) as tool:
+                    info = server_of(tool, run)
+            except ReloaddError:
+                continue  # not started yet
+        assert len(run.starts()) == 1, "the child was not restarted for that"
+    finally:
+        run.signal(signal.SIGINT)
+        run.wait()
+        with Client(project, name="lifecycle test", role=Role.TOOL, spawn=False) as tool:
+            tool.stop_daemon()
