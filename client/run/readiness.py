@@ -31,7 +31,7 @@ TCP port must stay up, with no new import reported, to count as ready."""
 POLL_FIRST = 0.01
 """Seconds from a child's start to the first look at ``/proc``."""
 
-POLL_MAX = 0.05
+POLL_MAX = 0.025
 """Longest pause between two looks while the child starts (each look reads the machine's
 TCP table, about 1 ms for 600 sockets)."""
 
