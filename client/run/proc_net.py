@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ TCP_CLOSE_WAIT = 0x08
 
 TCP_LISTEN = 0x0A
 """The ``st`` column of a listening socket."""
+
+TCP_INFO_SIZE = 104
+"""Bytes of ``struct tcp_info`` read (its first fields are enough)."""
+
+TCP_INFO_UNACKED = 24
+"""The offset of ``tcpi_unacked``: for a listening socket, its accept queue's length."""
 
 Address = tuple[str, int]
 """A host (as ``socket.inet_ntop`` writes it) and a port."""
@@ -129,8 +136,12 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def socket_inodes(pids: Iterable[int]) -> set[int]:
-    """The inodes of the sockets the processes hold open (those ``/proc`` lets us see)."""
+def socket_inodes(pids: Iterable[int], *, tcp_only: bool = False) -> set[int]:
+    """The inodes of the sockets the processes hold open (those ``/proc`` lets us see).
+
+    With ``tcp_only``, only TCP sockets (by the descriptor's ``system.sockprotoname``
+    attribute; a socket whose protocol cannot be read counts as TCP).
+    """
     inodes: set[int] = set()
     for pid in pids:
         folder = PROC / str(pid) / "fd"
@@ -143,21 +154,41 @@ def socket_inodes(pids: Iterable[int]) -> set[int]:
                 target = os.readlink(folder / fd)
             except OSError:
                 continue
-            if target.startswith("socket:[") and target.endswith("]"):
-                inodes.add(int(target[8:-1]))
+            if not (target.startswith("socket:[") and target.endswith("]")):
+                continue
+            if tcp_only and not _is_tcp(folder / fd):
+                continue
+            inodes.add(int(target[8:-1]))
     return inodes
+
+
+def _is_tcp(link: Path) -> bool:
+    try:
+        return os.getxattr(link, "system.sockprotoname").startswith(b"TCP")
+    except OSError:
+        return True  # unknown: let the TCP table decide
 
 
 def listening(pid: int) -> list[Address] | None:
     """The TCP addresses ``pid`` or a process it started listens on ([] if none), or None
     when ``/proc`` does not say."""
-    held = socket_inodes(process_tree(pid))
-    if not held:
+    held = socket_inodes(process_tree(pid), tcp_only=True)
+    if not held:  # no TCP socket: the machine's TCP table need not be read
         return [] if (PROC / str(pid)).is_dir() else None
     table = tcp_sockets(pid, mentioning=[f" {inode} " for inode in held])
     if table is None:
         return None
     return [entry.local for entry in table if entry.state == TCP_LISTEN and entry.inode in held]
+
+
+def accept_queue(listener: socket.socket) -> int | None:
+    """How many connections wait in ``listener``'s accept queue (``TCP_INFO``'s ``unacked``
+    of a listening socket), or None where the system does not say."""
+    try:
+        info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
+    except (OSError, AttributeError):
+        return None
+    return int(struct.unpack_from("=I", info, TCP_INFO_UNACKED)[0]) if len(info) >= 28 else None
 
 
 def accepted(server: Address, client: Address) -> bool | None:

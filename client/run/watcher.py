@@ -38,7 +38,7 @@ BUSY_SLICE = 0.05
 
 BUSY_PERIOD = 2.0
 
-STARTING_SLICE = 0.01
+STARTING_SLICE = 0.005
 """The same, while a child starts: a ``ready`` or ``crashed`` report is sent this late at most."""
 
 STARTING_PERIOD = 30.0

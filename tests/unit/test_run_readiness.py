@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -96,3 +97,25 @@ def test_the_moment_begins_again_at_each_import() -> None:
     readiness.imported()
     assert readiness.last_import > first
     assert readiness.check() is None, f"not ready before {READY_AFTER} s without an import"
+
+
+def test_only_tcp_sockets_send_a_look_to_the_tcp_table() -> None:
+    with socket.socket(socket.AF_UNIX) as unix, socket.socket() as tcp:
+        inodes = proc_net.socket_inodes([os.getpid()], tcp_only=True)
+        assert os.fstat(tcp.fileno()).st_ino in inodes
+        assert os.fstat(unix.fileno()).st_ino not in inodes
+
+
+def test_the_accept_queue_length_of_a_listening_socket() -> None:
+    with socket.socket() as kept:
+        kept.bind(("127.0.0.1", 0))
+        kept.listen()
+        assert proc_net.accept_queue(kept) == 0
+        with socket.create_connection(kept.getsockname()):
+            deadline = time.monotonic() + WAIT
+            while proc_net.accept_queue(kept) != 1:  # the handshake ends in the kernel's time
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+            connection, _ = kept.accept()
+            connection.close()
+        assert proc_net.accept_queue(kept) == 0
