@@ -23,13 +23,14 @@ from reloadd.protocol import ClientInfo, ReloaddError
 from tests.daemon_process import DaemonProcess
 from tests.integration.dev_server import (
     RESPONSE_TIMEOUT,
+    VENV_BIN,
     DevServerProcess,
     StartRun,
     get,
     set_greeting,
 )
 from tests.integration.helpers import QUIET_PERIOD
-from tests.integration.run_apps import PYTHON_APP, write_app
+from tests.integration.run_apps import ASGI_APP, PYTHON_APP, write_app
 
 READY_TRIES = int(os.environ.get("RELOADD_READY_TRIES", "100"))
 """Restarts in the "ready means serving the new code" test (each takes a few tenths of a second)."""
@@ -229,6 +230,27 @@ def test_a_request_made_right_after_ready_is_answered_by_the_new_code(
     print(
         f"{READY_TRIES} restarts, each answered by the new code: {time.monotonic() - began:.1f} s"
     )
+
+
+@pytest.mark.parametrize("options", [[], ["--socket", "127.0.0.1:0"]], ids=["port", "socket"])
+def test_uvicorn_is_ready_only_once_it_answers_with_the_new_code(
+    project: Path, tool: Client, start_run: StartRun, options: list[str]
+) -> None:
+    write_app(project, ASGI_APP)
+    server = [
+        str(VENV_BIN / "uvicorn"),
+        "app:app",
+        *(["--fd", "3"] if options else ["--port", "{port}"]),
+    ]
+    run = start_run(server, *options)
+    if options:
+        run.port = int(run.wait_for_log(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    wait_for(tool, run, lambda info: info.state is ServerState.READY, "ready")
+    for attempt in range(max(1, READY_TRIES // 10)):
+        edited = time.time()
+        set_greeting(project, f"v{attempt}")
+        wait_for(tool, run, state_after(ServerState.READY, edited), f"ready after edit {attempt}")
+        assert get(run.url) == f"v{attempt} from {run.starts()[-1]}", run.log()
 
 
 def test_reload_restarts_only_the_named_dev_server(
