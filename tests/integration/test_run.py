@@ -237,13 +237,15 @@ def test_sigterm_stops_the_whole_group(
         "import subprocess, sys\n"
         "subprocess.Popen(['sleep', '60'])\n"
         "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n" + HTTP_APP
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); open(\\'ignoring\\', \\'w\\').close(); "
+        "time.sleep(60)'])\n" + HTTP_APP
     )
     run = start_run(PYTHON_APP, "--stop-timeout", "0.5")
     run.wait_for_response("v1")
     (child,) = run.starts()
     deadline = time.monotonic() + 10
-    while len(live_group_members(child)) < 3:
+    # Until the second child ignores SIGTERM (a SIGTERM before would end it: no SIGKILL needed).
+    while len(live_group_members(child)) < 3 or not (project / "ignoring").exists():
         assert time.monotonic() < deadline, "the app did not start its two children"
         time.sleep(0.02)
     run.signal(signal.SIGTERM)
