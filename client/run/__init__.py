@@ -8,6 +8,10 @@ The modules, one job each:
 * :mod:`~reloadd.client.run.child_hook` and ``startup/sitecustomize.py`` — inside each
   Python child: report the files it imports (and the one a crash points at).
 * :mod:`~reloadd.client.run.reports` — the supervisor's end of those reports.
+* :mod:`~reloadd.client.run.lifecycle`, :mod:`~reloadd.client.run.readiness` and
+  :mod:`~reloadd.client.run.proc_net` — the child's state for the daemon (starting,
+  ready, crashed, stopped), when it serves, and what ``/proc`` says of its sockets.
+* :mod:`~reloadd.client.run.no_files` — the warning for a command that reports no file.
 * :mod:`~reloadd.client.run.sockets` and ``listen_shim.py`` — ``--socket``: sockets
   bound once, handed to each child as fd 3, 4, ... (``LISTEN_FDS``/``LISTEN_PID``).
 * :mod:`~reloadd.client.run.standin` and :mod:`~reloadd.client.run.conflict` — ``--socket``

@@ -44,7 +44,8 @@ FAILED = b"E"
 
 CRASHED = b"C"
 """Datagram kind: where and why the process ended with an uncaught exception (see
-:func:`crash_fields`): ``file``, ``line``, the exception's last line, its ``errno``."""
+:func:`crash_fields`): ``file``, ``line``, the exception's last line, its ``errno``,
+its class name and its message; the place is the project's innermost frame."""
 
 BIND_FAILED = b"B"
 """Datagram kind: under ``--socket``, the port of a ``bind`` that failed with ``EADDRINUSE``
@@ -62,6 +63,17 @@ SEND_TIMEOUT = 0.5
 RETRY_INTERVAL = 0.05
 """Once a send timed out, seconds between (non-blocking) tries at imports; a short-lived
 thread also tries every ``RETRY_INTERVAL * 4`` until the paths kept are sent."""
+
+ROOT_ENV = "RELOADD_RUN_ROOT"
+"""The variable naming the project root: a crash is reported at the innermost frame under it."""
+
+PROJECT_FRAMES = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "project_frames.py"
+)
+"""The file holding the rule for a crash's place (``reloadd.client.project_frames``)."""
+
+PROJECT_FRAMES_NAME = "_reloadd_run_project_frames"
+"""The module name it is loaded under, by path, when a crash is reported."""
 
 RESCAN_INTERVAL = 1.0
 """Seconds between full scans of ``sys.modules`` while imports go on (catches other loaders)."""
@@ -119,13 +131,22 @@ def traceback_files(exc: BaseException) -> list[str]:
     return []
 
 
-def crash_fields(exc: BaseException) -> list[str]:
+def crash_fields(exc: BaseException, root: str | None = None) -> list[str]:
     """Where and why ``exc`` ended the process, for a ``CRASHED`` datagram:
-    ``[file, line, "Kind: message", errno]`` (line and errno may be empty)."""
+    ``[file, line, "Kind: message", errno, kind, message]`` (line and errno may be empty).
+
+    The place is the innermost frame of the project under ``root`` (a syntax error's own
+    file and line), by the rule of ``project_frames.py``, the same as every integration's.
+    """
     import traceback  # only when the process is ending with an error
 
     filename, line = "", ""
-    if isinstance(exc, SyntaxError) and exc.filename:
+    kind, message = type(exc).__name__, str(exc)
+    describe = _project_rule()
+    if describe is not None:
+        kind, message, filename, number = describe(exc, root)
+        line = str(number or "")
+    elif isinstance(exc, SyntaxError) and exc.filename:  # the rule could not be loaded
         filename, line = os.path.abspath(exc.filename), str(exc.lineno or "")
     else:
         frames = traceback.extract_tb(exc.__traceback__)
@@ -133,7 +154,30 @@ def crash_fields(exc: BaseException) -> list[str]:
             filename, line = os.path.abspath(frames[-1].filename), str(frames[-1].lineno or "")
     summary = traceback.format_exception_only(type(exc), exc)[-1].strip().replace("\0", " ")
     number = getattr(exc, "errno", None)
-    return [filename, line, summary[:2000], str(number) if isinstance(number, int) else ""]
+    return [
+        filename,
+        line,
+        summary[:2000],
+        str(number) if isinstance(number, int) else "",
+        kind.replace("\0", " ")[:200],
+        message.replace("\0", " ")[:2000],
+    ]
+
+
+def _project_rule() -> Any:
+    """``project_frames.describe``, loaded by its path (this hook cannot import reloadd),
+    or None if it cannot be loaded."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(PROJECT_FRAMES_NAME, PROJECT_FRAMES)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.describe
+    except Exception:  # noqa: BLE001 (the process is ending: report what can be reported)
+        return None
 
 
 class Reporter:
@@ -349,7 +393,7 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         try:
             finder.scan()
-            reporter.failed(traceback_files(exc), crash_fields(exc))
+            reporter.failed(traceback_files(exc), crash_fields(exc, env.get(ROOT_ENV)))
         finally:
             previous_hook(kind, exc, tb)
 

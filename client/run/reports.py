@@ -21,7 +21,11 @@ from reloadd.client.run.child_hook import (
     REPORT_ENV,
     SEPARATOR,
 )
+from reloadd.protocol import Crash as ProtocolCrash
 from reloadd.protocol.endpoint import ensure_private_dir, runtime_dir
+
+CRASH_FIELDS = 6
+"""The fields of a ``CRASHED`` datagram (see ``child_hook.crash_fields``)."""
 
 RECEIVE_BUFFER = 1 << 20
 """Bytes of datagrams the kernel may hold for the supervisor (the children block when it is full)."""
@@ -32,25 +36,38 @@ class Crash:
     """Where and why a child ended with an uncaught exception."""
 
     path: str
-    """The file of the syntax error, or of the traceback's innermost frame ("" if none)."""
+    """The file of the syntax error, or of the traceback's innermost frame in the project
+    (else its innermost frame; "" if none)."""
     line: int | None
     error: str
     """The exception's last line: ``SyntaxError: invalid syntax``."""
     errno: int | None = None
     """The ``errno`` of an ``OSError``."""
+    kind: str = ""
+    """The exception's class name: ``SyntaxError``."""
+    message: str = ""
+    """The exception's message: ``invalid syntax``."""
 
     @classmethod
     def from_fields(cls, fields: list[str]) -> Crash | None:
-        """From the fields of a ``CRASHED`` datagram; None if they are not four."""
-        if len(fields) != 4:
+        """From the fields of a ``CRASHED`` datagram; None if they are not six."""
+        if len(fields) != CRASH_FIELDS:
             return None
-        path, line, error, number = fields
+        path, line, error, number, kind, message = fields
         return cls(
             path,
             int(line) if line.isdigit() else None,
             error,
             int(number) if number.lstrip("-").isdigit() else None,
+            kind,
+            message,
         )
+
+    def report(self) -> ProtocolCrash:
+        """As the protocol's ``Crash``, for the daemon (``state: crashed``)."""
+        kind = self.kind or self.error.partition(":")[0] or "Exception"
+        message = self.message or self.error.partition(": ")[2]
+        return ProtocolCrash(kind, message, self.path, self.line or 0)
 
 
 @dataclass

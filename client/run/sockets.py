@@ -38,6 +38,12 @@ class SocketSpec:
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
+    @classmethod
+    def of(cls, sock: socket.socket) -> SocketSpec:
+        """The address ``sock`` is bound to."""
+        host, port = sock.getsockname()[:2]
+        return cls(host, port)
+
 
 def parse_socket_spec(text: str) -> SocketSpec:
     """``PORT``, ``HOST:PORT`` or ``[IPV6]:PORT``; raise ValueError with the expected forms."""

@@ -28,15 +28,19 @@ from reloadd.client.connection import Client
 from reloadd.client.idle_exit import BACKGROUND_IDLE_EXIT, describe_duration
 from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.run.child import Child
+from reloadd.client.run.child_hook import ROOT_ENV
 from reloadd.client.run.command import check_command, how_it_ended, shell_status
 from reloadd.client.run.conflict import port_conflict
+from reloadd.client.run.lifecycle import Lifecycle
+from reloadd.client.run.no_files import NoFilesWarning
 from reloadd.client.run.options import RunError, RunOptions, describe_command
 from reloadd.client.run.reports import Crash, ReportSocket
 from reloadd.client.run.signals import SignalInbox
 from reloadd.client.run.sockets import SocketSpec, bind, shim_command
 from reloadd.client.run.standin import Outage, StandIn
-from reloadd.client.run.watcher import Changes, Watcher, WatcherStopped
+from reloadd.client.run.watcher import Changes, RestartRequested, Watcher, WatcherStopped
 from reloadd.protocol import Role
+from reloadd.protocol.endpoint import find_project_root
 
 STARTUP_DIR = Path(__file__).with_name("startup")
 """The folder put first on the child's ``PYTHONPATH``: it holds the startup hook."""
@@ -51,9 +55,6 @@ count as a crash loop: the supervisor then waits for a change instead."""
 
 QUICK_EXIT = 1.0
 
-NO_FILES_WARNING = 3.0
-"""Seconds after which a child that reported no file, with no --watch given, is warned about."""
-
 IDLE_EXIT_NOTE = (
     f"exits by itself after {describe_duration(BACKGROUND_IDLE_EXIT)} without clients; "
     "'reloadd stop' ends it now"
@@ -66,6 +67,7 @@ class Supervisor:
 
     reports: ReportSocket
     watcher: Watcher
+    lifecycle: Lifecycle
     sockets: list[socket.socket]
     standin: StandIn
 
@@ -85,7 +87,9 @@ class Supervisor:
         self.restarts = 0
         self.waiting = False
         """True while a child that exited by itself waits for a change to start again."""
-        self._warned_no_files = False
+        self.no_files = NoFilesWarning(
+            label=self.label, watch_given=bool(options.watch), say=self._say
+        )
         self._quick_restarts = 0
 
     # -- the loop -------------------------------------------------------------------------------
@@ -107,6 +111,8 @@ class Supervisor:
                 self._make_client, globs=self.options.watch.globs, files=self.options.watch.files
             )
             stack.callback(self.watcher.stop)
+            self.lifecycle = Lifecycle(self.watcher, self.sockets, label=self.label, say=self._say)
+            stack.callback(self.lifecycle.stopped)  # after the child is stopped, before bye
             signals = SignalInbox()
             stack.callback(signals.close)
             signals.install()
@@ -125,7 +131,7 @@ class Supervisor:
             stack.callback(self._stop_leftovers)
             assert self.child is not None
             for number, sock in enumerate(self.sockets, start=3):
-                self._say(f"listening on {_address(sock)} for the child (fd {number})")
+                self._say(f"listening on {SocketSpec.of(sock)} for the child (fd {number})")
             self._say(
                 f"running {self.label} (pid {self.child.pid}); it restarts when one of its "
                 "files changes (Ctrl+C stops it)"
@@ -149,11 +155,19 @@ class Supervisor:
                 if isinstance(event, WatcherStopped):
                     self._say(f"stopped watching ({event.error}); stopping {self.label}")
                     return 1
-                self._on_changes(event)
+                if isinstance(event, RestartRequested):
+                    self.lifecycle.caused_by(event.at)
+                    self._restart("a restart was asked for ('reloadd reload')")
+                else:
+                    self._on_changes(event)
             status = self._check_child()
             if status is not None:
                 return status
-            self._warn_if_no_files()
+            if self.child is not None and self.child.poll() is None:
+                self.lifecycle.check()
+            self.no_files.check(
+                None if self.child is None else self.child.uptime(), bool(self.known)
+            )
 
     # -- children -------------------------------------------------------------------------------
 
@@ -163,6 +177,9 @@ class Supervisor:
         for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
             env.pop(name, None)
         env.update(self.reports.environment())
+        env[ROOT_ENV] = str(
+            find_project_root(self.options.root)
+        )  # where a crash's line is looked for
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = str(STARTUP_DIR) + (os.pathsep + path if path else "")
         command = list(self.options.command)
@@ -176,6 +193,7 @@ class Supervisor:
         self.failed_binds = []
         self.child = Child(command, env=env, cwd=self.options.cwd, pass_fds=fds)
         self.reports.reset_since(self.child.started_at)
+        self.lifecycle.started(self.child.pid)
 
     def _restart(self, reason: str) -> None:
         began = time.monotonic()
@@ -193,6 +211,7 @@ class Supervisor:
         except OSError as exc:
             self.child = None
             self.waiting = True
+            self.lifecycle.failed_to_start(exc)
             what = f"cannot run {self.options.command[0]!r} ({exc.strerror or exc})"
             self._say(f"{what}; waiting for a change to try again")
             self.standin.start(Outage(what))
@@ -231,6 +250,7 @@ class Supervisor:
             quick = child.uptime() < QUICK_EXIT
             self._quick_restarts = self._quick_restarts + 1 if quick else 0
             if self._quick_restarts < QUICK_RESTARTS:
+                self.lifecycle.caused_by(time.monotonic())
                 self._restart(f"{self.label} exited with code 3 (a restart request)")
                 return None
         self._quick_restarts = 0
@@ -242,6 +262,7 @@ class Supervisor:
             )
             return shell_status(code)
         self.waiting = True
+        self.lifecycle.ended(code, self.crash)
         if code == RESTART_EXIT_CODE:
             self._say(
                 f"{self.label} asked for a restart {QUICK_RESTARTS} times in a row, each "
@@ -280,6 +301,8 @@ class Supervisor:
         self.failed_binds.extend(batch.bind_failed)
         paths = self.options.ignore.keep(batch.imported + batch.failed)
         self.failed.extend(path for path in batch.failed if path not in self.failed)
+        if batch.imported:
+            self.lifecycle.imported()
         new = [path for path in dict.fromkeys(paths) if path not in self.known]
         if new:
             self.known.update(new)
@@ -293,6 +316,7 @@ class Supervisor:
             paths = [p for p in paths if written_at(p) >= child.started_at - CLOCK_MARGIN]
         if not paths:
             return
+        self.lifecycle.caused_by(changes.received)
         shown = self._show(paths[0]) + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
         self._restart(f"{shown} changed")
 
@@ -317,29 +341,15 @@ class Supervisor:
             ) from exc
 
     def _select_timeout(self) -> float | None:
-        if self._warned_no_files or self.known or self.options.watch or self.child is None:
-            return None
-        return max(0.0, NO_FILES_WARNING - self.child.uptime()) + 0.01
-
-    def _warn_if_no_files(self) -> None:
-        child = self.child
-        if self._warned_no_files or self.known or self.options.watch or child is None:
-            return
-        if child.uptime() >= NO_FILES_WARNING:
-            self._warned_no_files = True
-            self._say(
-                f"{self.label} has reported no imported file after {NO_FILES_WARNING:g} s (it is "
-                "not Python, or its Python ignores PYTHONPATH, as with -I); give --watch GLOB "
-                "to say which files restart it"
-            )
+        uptime = None if self.child is None else self.child.uptime()
+        due = [
+            self.lifecycle.next_check(),
+            self.no_files.next_check(uptime, bool(self.known)),
+        ]
+        return min((seconds for seconds in due if seconds is not None), default=None)
 
     def _say(self, text: str) -> None:
         print(f"reloadd: {text}", file=self.out, flush=True)
-
-
-def _address(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def run(options: RunOptions) -> int:

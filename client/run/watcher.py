@@ -2,9 +2,15 @@
 
 A :class:`~reloadd.client.Client` is used from one thread; this thread owns it
 for the life of ``reloadd run``, across child restarts, under one stable name.
-The main thread hands it files to register (with their ``since``) and gets the
-changes back through a queue, with a :class:`~reloadd.protocol.wakeup.Wakeup` to wake
+The main thread hands it files to register (with their ``since``) and the child's
+states to report, and gets the changes and restart requests (``reloadd reload``)
+back through a queue, with a :class:`~reloadd.protocol.wakeup.Wakeup` to wake
 its selector (safe to set after :meth:`Watcher.stop` gave up waiting for the thread).
+
+The thread can only look at its queues between two waits on the daemon, so it waits
+in short slices (``STARTING_SLICE``) while a child starts, when a state report is
+due soon: from a change (or a restart request, or a ``starting`` report) until the
+next report, at most ``STARTING_PERIOD`` seconds.
 """
 
 from __future__ import annotations
@@ -13,11 +19,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reloadd.client.connection import Client
-from reloadd.protocol import ReloaddError
+from reloadd.protocol import Crash, ReloaddError, ServerState
 from reloadd.protocol.wakeup import Wakeup
 
 IDLE_SLICE = 0.5
@@ -32,6 +38,12 @@ BUSY_SLICE = 0.05
 
 BUSY_PERIOD = 2.0
 
+STARTING_SLICE = 0.005
+"""The same, while a child starts: a ``ready`` or ``crashed`` report is sent this late at most."""
+
+STARTING_PERIOD = 30.0
+"""Seconds at most that the thread waits in ``STARTING_SLICE``s for a child's next report."""
+
 
 @dataclass(frozen=True)
 class Changes:
@@ -39,6 +51,25 @@ class Changes:
 
     paths: list[Path]
     at: float
+    received: float = 0.0
+    """The same moment on ``time.monotonic()``'s clock."""
+
+
+@dataclass(frozen=True)
+class RestartRequested:
+    """Someone asked the daemon to restart this dev server (``reloadd reload``)."""
+
+    at: float
+    """When the thread received the request (``time.monotonic()``)."""
+
+
+@dataclass(frozen=True)
+class StateReport:
+    """A state of the child to tell the daemon (see :meth:`Client.report_state`)."""
+
+    state: ServerState
+    error: Crash | None = None
+    duration_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +79,7 @@ class WatcherStopped:
     error: str | None
 
 
-Event = Changes | WatcherStopped
+Event = Changes | RestartRequested | WatcherStopped
 
 
 class Watcher:
@@ -63,10 +94,16 @@ class Watcher:
     ) -> None:
         self._make_client = make_client
         self._to_watch: queue.SimpleQueue[tuple[list[str], float]] = queue.SimpleQueue()
+        self._to_report: queue.SimpleQueue[StateReport] = queue.SimpleQueue()
+        self._report_due_until = 0.0
+        """Until when (monotonic) a state report is expected soon: wait in short slices."""
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._wakeup = Wakeup()
         self._stop = threading.Event()
         self._globs = globs
+        self._last_report: StateReport | None = None
+        self._reported_to = ""
+        """The ``instance`` of the daemon told ``_last_report``: a new daemon is told again."""
         self._files = files
         self._started_at = 0.0
         self.backend = "connecting"
@@ -88,6 +125,14 @@ class Watcher:
         """Register files; changes made after ``since`` (Unix time) are reported."""
         if files:
             self._to_watch.put((files, since))
+
+    def report(
+        self, state: ServerState, *, error: Crash | None = None, duration_ms: int | None = None
+    ) -> None:
+        """Tell the daemon the child's state (sent in order, before ``bye`` at :meth:`stop`)."""
+        self._to_report.put(StateReport(state, error, duration_ms))
+        if state is ServerState.STARTING:
+            self._report_due_until = time.monotonic() + STARTING_PERIOD
 
     def take(self) -> list[Event]:
         """Everything the thread has reported so far."""
@@ -123,18 +168,46 @@ class Watcher:
                     client.watch(files=self._files, globs=self._globs, since=self._started_at)
                 busy_until = 0.0
                 while not self._stop.is_set():
+                    self._send_reports(client)
                     if self._register(client):
                         busy_until = time.monotonic() + BUSY_PERIOD
-                    busy = time.monotonic() < busy_until
-                    changed = client.wait(timeout=BUSY_SLICE if busy else IDLE_SLICE)
+                    changed = client.wait(timeout=self._slice(busy_until))
                     if changed:
-                        self._post(Changes(changed, time.time()))
+                        self._post(Changes(changed, time.time(), time.monotonic()))
+                    if client.restart_requested:
+                        self._post(RestartRequested(time.monotonic()))
+                    if changed or client.restart_requested:  # a restart follows: report soon
+                        self._report_due_until = time.monotonic() + STARTING_PERIOD
                     self.backend = client.backend
+                self._send_reports(client)  # ``stopped``, before the client says ``bye``
             error = None
         except ReloaddError as exc:
             error = str(exc)
         finally:
             self._post(WatcherStopped(None if self._stop.is_set() else error))
+
+    def _slice(self, busy_until: float) -> float:
+        now = time.monotonic()
+        if now < self._report_due_until:
+            return STARTING_SLICE
+        return BUSY_SLICE if now < busy_until else IDLE_SLICE
+
+    def _send_reports(self, client: Client) -> None:
+        """Send the queued reports; tell a daemon that restarted the last state again."""
+        while True:
+            try:
+                report = self._to_report.get_nowait()
+            except queue.Empty:
+                break
+            starting = report.state is ServerState.STARTING
+            self._report_due_until = time.monotonic() + STARTING_PERIOD if starting else 0.0
+            client.report_state(report.state, error=report.error, duration_ms=report.duration_ms)
+            self._last_report = replace(report, duration_ms=None)
+            self._reported_to = client.daemon.instance if client.connected else ""
+        last = self._last_report
+        if last is not None and client.connected and client.daemon.instance != self._reported_to:
+            client.report_state(last.state, error=last.error)
+            self._reported_to = client.daemon.instance
 
     def _register(self, client: Client) -> bool:
         """Register what the main thread handed over; whether there was anything."""

@@ -31,6 +31,7 @@ from tests.integration.dev_server import (
     set_greeting,
 )
 from tests.integration.helpers import QUIET_PERIOD
+from tests.integration.run_apps import ASGI_APP, HTTP_APP, PYTHON_APP, write_app
 from tests.net import free_port
 
 
@@ -38,76 +39,6 @@ from tests.net import free_port
 def backend_name() -> str:
     """Most of these tests are about the supervisor: the built-in watcher suffices."""
     return "builtin"
-
-
-# -- the apps -------------------------------------------------------------------------------------
-
-HTTP_APP = """\
-import http.server
-import os
-import socket
-import time
-
-import greeting
-
-with open(os.environ.get("START_LOG", "starts.log"), "a") as log:
-    log.write(f"{os.getpid()}\\n")
-time.sleep(float(os.environ.get("APP_START_DELAY", "0")))
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/later":
-            import later  # imported at the first request only
-
-            body = later.TEXT.encode()
-        else:
-            body = f"{greeting.TEXT} from {os.getpid()}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):
-        pass
-
-
-http.server.HTTPServer.allow_reuse_address = True
-if os.environ.get("LISTEN_PID") == str(os.getpid()):
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
-    server.socket.close()
-    server.socket = socket.socket(fileno=3)
-else:
-    server = http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
-server.serve_forever()
-"""
-
-ASGI_APP = """\
-import os
-
-import greeting
-
-with open("starts.log", "a") as log:
-    log.write(f"{os.getpid()}\\n")
-
-
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    body = f"{greeting.TEXT} from {os.getpid()}".encode()
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": body})
-"""
-
-
-def write_app(project: Path, source: str = HTTP_APP, text: str = "v1") -> None:
-    """The app as ``app.py`` (or given source), its ``greeting.py``, and an unrelated file."""
-    (project / "app.py").write_text(source)
-    set_greeting(project, text)
-    (project / "unrelated.py").write_text("X = 1\n")
-
-
-PYTHON_APP = [sys.executable, "app.py"]
 
 
 # -- the tests ------------------------------------------------------------------------------------
@@ -306,13 +237,15 @@ def test_sigterm_stops_the_whole_group(
         "import subprocess, sys\n"
         "subprocess.Popen(['sleep', '60'])\n"
         "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n" + HTTP_APP
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); open(\\'ignoring\\', \\'w\\').close(); "
+        "time.sleep(60)'])\n" + HTTP_APP
     )
     run = start_run(PYTHON_APP, "--stop-timeout", "0.5")
     run.wait_for_response("v1")
     (child,) = run.starts()
     deadline = time.monotonic() + 10
-    while len(live_group_members(child)) < 3:
+    # Until the second child ignores SIGTERM (a SIGTERM before would end it: no SIGKILL needed).
+    while len(live_group_members(child)) < 3 or not (project / "ignoring").exists():
         assert time.monotonic() < deadline, "the app did not start its two children"
         time.sleep(0.02)
     run.signal(signal.SIGTERM)

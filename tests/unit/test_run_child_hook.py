@@ -19,6 +19,7 @@ from reloadd.client.modules import module_files
 from reloadd.client.run import child_hook
 from reloadd.client.run.reports import Batch, Crash, ReportSocket
 from reloadd.client.run.supervisor import STARTUP_DIR
+from reloadd.protocol import Crash as ProtocolCrash
 from tests.net import listening_socket
 
 
@@ -46,10 +47,17 @@ class Ran:
 
 
 def run_python(
-    reports: ReportSocket, cwd: Path, *args: str, pythonpath: str = "", report: bool = True
+    reports: ReportSocket,
+    cwd: Path,
+    *args: str,
+    pythonpath: str = "",
+    report: bool = True,
+    root: Path | None = None,
 ) -> Ran:
     """Run ``python ARGS`` with the startup hook, reading its reports meanwhile, as the supervisor does."""
     env = dict(os.environ)
+    if root is not None:
+        env[child_hook.ROOT_ENV] = str(root)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STARTUP_DIR), pythonpath) if p)
     if report:
         env.update(reports.environment())
@@ -187,6 +195,25 @@ def test_an_os_error_is_reported_with_its_errno(reports: ReportSocket, tmp_path:
         3,
         f"OSError: [Errno {errno.EADDRINUSE}] {os.strerror(errno.EADDRINUSE)}",
         errno.EADDRINUSE,
+        "OSError",
+        f"[Errno {errno.EADDRINUSE}] {os.strerror(errno.EADDRINUSE)}",
+    )
+
+
+def test_a_crash_in_a_library_is_reported_at_the_project_line_that_called_it(
+    reports: ReportSocket, tmp_path: Path
+) -> None:
+    library = tmp_path / ".venv" / "lib" / "site-packages"
+    library.mkdir(parents=True)
+    (library / "strict.py").write_text("def check(value):\n    raise KeyError(value)\n")
+    (tmp_path / "views.py").write_text("import strict\n\n\nstrict.check('missing')\n")
+    (tmp_path / "app.py").write_text("import views\n")
+    result = run_python(reports, tmp_path, "app.py", pythonpath=str(library), root=tmp_path)
+    assert result.crash is not None
+    assert (result.crash.path, result.crash.line) == (str(tmp_path / "views.py"), 4)
+    assert (result.crash.kind, result.crash.message) == ("KeyError", "'missing'")
+    assert result.crash.report() == ProtocolCrash(
+        "KeyError", "'missing'", str(tmp_path / "views.py"), 4
     )
 
 

@@ -18,6 +18,7 @@ class SlowClient:
     def __init__(self, release: threading.Event) -> None:
         self.release = release
         self.backend = "builtin"
+        self.restart_requested = False
 
     def __enter__(self) -> SlowClient:
         return self
@@ -30,6 +31,9 @@ class SlowClient:
 
     def wait(self, timeout: float | None = None) -> list[str]:
         return []
+
+    def report_state(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def test_a_thread_that_outlives_stop_never_writes_into_a_reused_descriptor() -> None:
