@@ -23,7 +23,7 @@ fi
 # file for a path, is missing). The demo needs only Watchman, and runs without it.
 DEMO_PACKAGES=(watchman:watchman)
 # What the tests use for real: one word per package, added by the feature that needs it.
-TEST_PACKAGES=()
+TEST_PACKAGES=(nvim:neovim vim:vim)
 
 missing_packages() {
     local entry thing package
