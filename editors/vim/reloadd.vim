@@ -64,6 +64,9 @@ function! s:OnLine(channel, line) abort
     let s:servers[l:key] = {'name': l:event.client, 'role': get(l:event, 'role', '')}
   elseif l:kind ==# 'client-left'
     silent! call remove(s:servers, l:key)
+  elseif l:kind ==# 'resubscribed'
+    " The daemon restarted: every client it knows of follows.
+    let s:servers = {}
   elseif l:kind ==# 'state'
     let l:server = get(s:servers, l:key, {'name': l:event.client})
     for l:field in ['role', 'state', 'duration_ms', 'error']

@@ -48,6 +48,8 @@ local function on_event(event)
     servers[key] = { name = event.client, pid = event.pid, role = event.role }
   elseif event.event == "client-left" then
     servers[key] = nil
+  elseif event.event == "resubscribed" then
+    servers = {} -- the daemon restarted: every client it knows of follows
   elseif event.event == "state" then
     local server = servers[key] or { name = event.client, pid = event.pid }
     server.role = event.role or server.role

@@ -115,6 +115,7 @@ class EventStream:
             )
         self.log = log
         self.seen: list[Event] = []
+        self._unclaimed: list[Event] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -126,7 +127,15 @@ class EventStream:
         self._lines.put(None)
 
     def expect(self, what: str, matches: Callable[[Event], bool]) -> Event:
-        """The next event that ``matches``; fail, naming those seen, if none comes in time."""
+        """The first event not yet expected that ``matches``, in any order; fail if none comes.
+
+        Order is not checked: the watcher and an editor's report of the same save race,
+        so ``changed`` may come before or after ``saved``.
+        """
+        for event in self._unclaimed:
+            if matches(event):
+                self._unclaimed.remove(event)
+                return event
         deadline = time.monotonic() + NOTIFY_TIMEOUT
         while True:
             try:
@@ -139,6 +148,7 @@ class EventStream:
             self.seen.append(event)
             if matches(event):
                 return event
+            self._unclaimed.append(event)
 
     def stop(self) -> None:
         """Interrupt it, as a user does, and wait for it to exit."""

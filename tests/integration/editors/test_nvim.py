@@ -124,7 +124,7 @@ def test_a_save_in_neovim_tells_the_dev_server_and_shows_as_saved_and_changed(
             lambda e: e["event"] == "client-joined" and e.get("client") == "web",
         )
         nvim = start_nvim(app)
-        nvim.api.command("call setline(1, '# edited in Neovim') | write")
+        nvim.api.command("%delete | call setline(1, '# edited in Neovim') | write")
         assert app.read_text() == "# edited in Neovim\n"
         assert web.wait(timeout=NOTIFY_TIMEOUT) == [app]
         saved = events.expect(

@@ -86,7 +86,7 @@ def test_a_save_in_vim_tells_the_dev_server_and_shows_as_saved_and_changed(
             "client-joined web", lambda e: e["event"] == "client-joined" and e["client"] == "web"
         )
         vim = start_vim(app)
-        vim.ex("call setline(1, '# edited in Vim') | write")
+        vim.ex("%delete | call setline(1, '# edited in Vim') | write")
         assert app.read_text() == "# edited in Vim\n"
         assert web.wait(timeout=NOTIFY_TIMEOUT) == [app]
         saved = events.expect(
