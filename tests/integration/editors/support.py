@@ -132,10 +132,10 @@ class EventStream:
         Order is not checked: the watcher and an editor's report of the same save race,
         so ``changed`` may come before or after ``saved``.
         """
-        for event in self._unclaimed:
-            if matches(event):
-                self._unclaimed.remove(event)
-                return event
+        for earlier in self._unclaimed:
+            if matches(earlier):
+                self._unclaimed.remove(earlier)
+                return earlier
         deadline = time.monotonic() + NOTIFY_TIMEOUT
         while True:
             try:
