@@ -1,9 +1,9 @@
-" reloadd for Vim 8.2 and 9: report each save to the project's daemon, and follow its
-" events to show the dev servers' state in the status line.
+" reloadd for Vim 8.2 or later (tested with 9.0): report each save to the project's
+" daemon, and follow its events to show the dev servers' state in the status line.
 "
-" Save as ~/.vim/plugin/reloadd.vim (or paste into your vimrc), then in your vimrc:
-"   set laststatus=2 statusline=%<%f\ %h%m%r%=%{ReloaddStatusline()}\ \ %l,%c\ %P
-" Set g:reloadd_command to the full path of reloadd if it is not on your PATH.
+" Save as ~/.vim/plugin/reloadd.vim (or paste into your vimrc), and put
+" %{ReloaddStatusline()} in your 'statusline'. Set g:reloadd_command to the full path
+" of reloadd if it is not on Vim's PATH. See reloadd's docs/editors.md.
 let g:reloadd_command = get(g:, 'reloadd_command', 'reloadd')
 let s:servers = {}
 let s:follower = v:null
@@ -58,24 +58,32 @@ function! s:OnLine(channel, line) abort
     return
   endif
   let s:delay_ms = 1000
-  let l:key = get(l:event, 'client', '') . '#' . get(l:event, 'pid', '')
+  " Dev servers are shown by name: a restarted process takes over its name's entry.
+  let l:name = get(l:event, 'client', '')
   let l:kind = get(l:event, 'event', '')
   if l:kind ==# 'client-joined'
-    let s:servers[l:key] = {'name': l:event.client, 'role': get(l:event, 'role', '')}
+    let l:server = get(s:servers, l:name, {'name': l:name})
+    let l:server.pid = get(l:event, 'pid', 0)
+    let l:server.role = get(l:event, 'role', '')
+    let s:servers[l:name] = l:server
   elseif l:kind ==# 'client-left'
-    silent! call remove(s:servers, l:key)
+    if get(get(s:servers, l:name, {}), 'pid', 0) == get(l:event, 'pid', 0)
+      silent! call remove(s:servers, l:name)
+    endif
   elseif l:kind ==# 'resubscribed'
     " The daemon restarted: every client it knows of follows.
     let s:servers = {}
   elseif l:kind ==# 'state'
-    let l:server = get(s:servers, l:key, {'name': l:event.client})
-    for l:field in ['role', 'state', 'duration_ms', 'error']
+    let l:server = get(s:servers, l:name, {'name': l:name})
+    let l:server.pid = get(l:event, 'pid', 0)
+    for l:field in ['state', 'duration_ms', 'error']
       silent! call remove(l:server, l:field)
       if has_key(l:event, l:field)
         let l:server[l:field] = l:event[l:field]
       endif
     endfor
-    let s:servers[l:key] = l:server
+    let l:server.role = get(l:event, 'role', get(l:server, 'role', ''))
+    let s:servers[l:name] = l:server
   else
     return
   endif

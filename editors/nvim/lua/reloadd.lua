@@ -1,14 +1,15 @@
--- reloadd for Neovim (0.7 or later): report each save to the project's daemon, and
+-- reloadd for Neovim 0.7 or later: report each save to the project's daemon, and
 -- follow its events to show the dev servers' state in the status line.
 --
--- Save as ~/.config/nvim/lua/reloadd.lua, then in init.lua:
---   require("reloadd").setup()
---   vim.o.statusline = "%<%f %h%m%r%=%{v:lua.require'reloadd'.statusline()}  %l,%c %P"
--- setup() takes { command = "reloadd", root = nil, follow = true, max_delay_ms = 30000 }.
+-- Save as ~/.config/nvim/lua/reloadd.lua, call require("reloadd").setup() in init.lua,
+-- and put %{v:lua.require'reloadd'.statusline()} in your 'statusline'. setup() takes
+-- { command = "reloadd", root = nil, follow = true, max_delay_ms = 30000 }: command is
+-- the full path of reloadd if it is not on Neovim's PATH, root the project (default:
+-- the working folder's). See reloadd's docs/editors.md.
 local M = {}
 
 local config = { command = "reloadd", root = nil, follow = true, max_delay_ms = 30000 }
-local servers = {} -- "name#pid" -> { name, pid, role, state, duration_ms, error }
+local servers = {} -- name -> { name, pid, role, state, duration_ms, error }
 local follower = nil -- the job id of `reloadd events --json`, while it runs
 local delay_ms = 1000 -- the wait before the next restart of the follower
 local stopping = false
@@ -42,21 +43,28 @@ local function refresh()
   vim.cmd("redrawstatus!")
 end
 
+-- Dev servers are shown by name: a restarted process takes over its name's entry.
 local function on_event(event)
-  local key = ("%s#%s"):format(event.client or "", event.pid or "")
-  if event.event == "client-joined" then
-    servers[key] = { name = event.client, pid = event.pid, role = event.role }
-  elseif event.event == "client-left" then
-    servers[key] = nil
-  elseif event.event == "resubscribed" then
+  local name, server = event.client, servers[event.client or ""]
+  if event.event == "resubscribed" then
     servers = {} -- the daemon restarted: every client it knows of follows
+  elseif type(name) ~= "string" then
+    return -- changed, events-dropped: nothing the status line shows
+  elseif event.event == "client-joined" then
+    server = server or { name = name }
+    server.pid, server.role = event.pid, event.role
+    servers[name] = server
+  elseif event.event == "client-left" then
+    if server and server.pid == event.pid then
+      servers[name] = nil
+    end
   elseif event.event == "state" then
-    local server = servers[key] or { name = event.client, pid = event.pid }
-    server.role = event.role or server.role
+    server = server or { name = name }
+    server.pid, server.role = event.pid, event.role or server.role
     server.state, server.duration_ms, server.error = event.state, event.duration_ms, event.error
-    servers[key] = server
+    servers[name] = server
   else
-    return -- changed, saved, events-dropped: nothing the status line shows
+    return -- saved: nothing the status line shows
   end
   refresh()
 end
@@ -122,8 +130,10 @@ end
 
 --- The process id of `reloadd events`, or nil while none runs.
 function M.follower_pid()
-  if follower then
-    return vim.fn.jobpid(follower)
+  -- jobpid() fails for a job that ended and whose on_exit has not run yet.
+  local ok, pid = pcall(vim.fn.jobpid, follower or -1)
+  if ok then
+    return pid
   end
 end
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from reloadd.client import Client, Crash, ServerState
+from tests.daemon_process import DaemonProcess
 from tests.integration.editors.nvim_rpc import NeovimRPC
 from tests.integration.editors.support import (
     EDITOR_TIMEOUT,
@@ -141,6 +142,7 @@ def test_the_neovim_status_line_shows_the_state_the_dev_server_reports(
     project: Path, app: Path, web: Client, start_nvim: Callable[[Path], Neovim]
 ) -> None:
     nvim = start_nvim(app)
+    assert nvim.api.request("nvim_get_vvar", "errmsg") == ""  # the setup ran without an error
     wait_for(nvim.statusline, "web: connected", "the status line once Neovim follows the events")
     web.report_state(ServerState.READY, duration_ms=430)
     wait_for(nvim.statusline, "web: ready", "the status line after ready")
@@ -159,6 +161,11 @@ def test_the_neovim_status_line_shows_the_state_the_dev_server_reports(
     web.report_state(ServerState.READY)
     wait_for(nvim.statusline, "web: ready", "the status line once the crash is fixed")
 
+    with Client(project, name="worker", spawn=False) as worker:
+        worker.report_state(ServerState.STARTING)
+        wait_for(nvim.statusline, "web: ready, worker: starting", "two dev servers")
+    wait_for(nvim.statusline, "web: ready", "the status line once worker left")
+
 
 def test_neovim_follows_the_events_again_when_its_follower_exits(
     project: Path, app: Path, web: Client, start_nvim: Callable[[Path], Neovim]
@@ -174,3 +181,22 @@ def test_neovim_follows_the_events_again_when_its_follower_exits(
     )
     web.report_state(ServerState.STARTING)
     wait_for(nvim.statusline, "web: starting", "the status line from the new follower")
+
+
+def test_neovim_started_before_the_daemon_follows_it_once_it_runs(
+    project: Path,
+    app: Path,
+    start_nvim: Callable[[Path], Neovim],
+    daemon_factory: list[DaemonProcess],
+    tmp_path: Path,
+) -> None:
+    nvim = start_nvim(app)
+    # No daemon runs: the follower exits at once, to be started again 1 s later, then 2 s...
+    wait_for(nvim.follower_pid, None, "the first follower's exit", EDITOR_TIMEOUT)
+    assert nvim.statusline() == ""
+    daemon = DaemonProcess(project, backend="builtin", log_path=tmp_path / "daemon.log")
+    daemon_factory.append(daemon)
+    daemon.start()
+    with Client(project, name="web", spawn=False) as web:
+        web.watch(files=[app])
+        wait_for(nvim.statusline, "web: connected", "the status line", EDITOR_TIMEOUT)

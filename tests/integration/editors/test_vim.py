@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reloadd.client import Client, Crash, ServerState
+from tests.daemon_process import DaemonProcess
 from tests.integration.editors.support import (
     EDITOR_TIMEOUT,
     EDITORS,
@@ -25,7 +26,7 @@ from tests.integration.helpers import NOTIFY_TIMEOUT
 
 VIMRC = f"""set nocompatible
 source {EDITORS / "vim" / "reloadd.vim"}
-set laststatus=2 statusline=%<%f\\ %h%m%r%=%{{ReloaddStatusline()}}\\ \\ %l,%c\\ %P
+source {EDITORS / "vim" / "statusline.vim"}
 """
 """The test's vimrc: the documented setup, and the documented status line."""
 
@@ -103,6 +104,8 @@ def test_the_vim_status_line_shows_the_state_the_dev_server_reports(
     app: Path, web: Client, start_vim: Callable[[Path], DocumentedVim]
 ) -> None:
     vim = start_vim(app)
+    assert vim.expr("v:errmsg") == ""  # the setup ran without an error
+    assert "%{ReloaddStatusline()}" in vim.expr("&statusline")
     wait_for(vim.statusline, "web: connected", "the status line once Vim follows the events")
     web.report_state(ServerState.READY, duration_ms=430)
     wait_for(vim.statusline, "web: ready", "the status line after ready")
@@ -118,6 +121,11 @@ def test_the_vim_status_line_shows_the_state_the_dev_server_reports(
     web.report_state(ServerState.READY)
     wait_for(vim.statusline, "web: ready", "the status line once the crash is fixed")
 
+    with Client(app.parent.parent, name="worker", spawn=False) as worker:
+        worker.report_state(ServerState.STARTING)
+        wait_for(vim.statusline, "web: ready, worker: starting", "two dev servers")
+    wait_for(vim.statusline, "web: ready", "the status line once worker left")
+
 
 def test_vim_follows_the_events_again_when_its_follower_exits(
     app: Path, web: Client, start_vim: Callable[[Path], DocumentedVim]
@@ -131,3 +139,22 @@ def test_vim_follows_the_events_again_when_its_follower_exits(
     wait_for(lambda: vim.follower_pid() not in (0, first), True, "a new follower", EDITOR_TIMEOUT)
     web.report_state(ServerState.STARTING)
     wait_for(vim.statusline, "web: starting", "the status line from the new follower")
+
+
+def test_vim_started_before_the_daemon_follows_it_once_it_runs(
+    project: Path,
+    app: Path,
+    start_vim: Callable[[Path], DocumentedVim],
+    daemon_factory: list[DaemonProcess],
+    tmp_path: Path,
+) -> None:
+    vim = start_vim(app)
+    # No daemon runs: the follower exits at once, to be started again 1 s later, then 2 s...
+    wait_for(vim.follower_pid, 0, "the first follower's exit", EDITOR_TIMEOUT)
+    assert vim.statusline() == ""
+    daemon = DaemonProcess(project, backend="builtin", log_path=tmp_path / "daemon.log")
+    daemon_factory.append(daemon)
+    daemon.start()
+    with Client(project, name="web", spawn=False) as web:
+        web.watch(files=[app])
+        wait_for(vim.statusline, "web: connected", "the status line", EDITOR_TIMEOUT)
