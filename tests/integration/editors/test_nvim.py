@@ -143,7 +143,9 @@ def test_the_neovim_status_line_shows_the_state_the_dev_server_reports(
 ) -> None:
     nvim = start_nvim(app)
     assert nvim.api.request("nvim_get_vvar", "errmsg") == ""  # the setup ran without an error
-    wait_for(nvim.statusline, "web: connected", "the status line once Neovim follows the events")
+    wait_for(
+        nvim.statusline, "web: connected", "the status line once Neovim follows", EDITOR_TIMEOUT
+    )
     web.report_state(ServerState.READY, duration_ms=430)
     wait_for(nvim.statusline, "web: ready", "the status line after ready")
     assert nvim.rendered_statusline().rstrip().endswith("web: ready  1,1 All")
@@ -172,7 +174,7 @@ def test_neovim_follows_the_events_again_when_its_follower_exits(
 ) -> None:
     web.report_state(ServerState.READY)
     nvim = start_nvim(app)
-    wait_for(nvim.statusline, "web: ready", "the status line at start")
+    wait_for(nvim.statusline, "web: ready", "the status line at start", EDITOR_TIMEOUT)
     first = nvim.follower_pid()
     assert first is not None
     stop_pid(first)

@@ -106,7 +106,7 @@ def test_the_vim_status_line_shows_the_state_the_dev_server_reports(
     vim = start_vim(app)
     assert vim.expr("v:errmsg") == ""  # the setup ran without an error
     assert "%{ReloaddStatusline()}" in vim.expr("&statusline")
-    wait_for(vim.statusline, "web: connected", "the status line once Vim follows the events")
+    wait_for(vim.statusline, "web: connected", "the status line once Vim follows", EDITOR_TIMEOUT)
     web.report_state(ServerState.READY, duration_ms=430)
     wait_for(vim.statusline, "web: ready", "the status line after ready")
 
@@ -132,7 +132,7 @@ def test_vim_follows_the_events_again_when_its_follower_exits(
 ) -> None:
     web.report_state(ServerState.READY)
     vim = start_vim(app)
-    wait_for(vim.statusline, "web: ready", "the status line at start")
+    wait_for(vim.statusline, "web: ready", "the status line at start", EDITOR_TIMEOUT)
     first = vim.follower_pid()
     assert first
     stop_pid(first)
