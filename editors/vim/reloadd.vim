@@ -73,6 +73,10 @@ function! s:OnLine(channel, line) abort
   elseif l:kind ==# 'resubscribed'
     " The daemon restarted: every client it knows of follows.
     let s:servers = {}
+  elseif l:kind ==# 'events-dropped'
+    " This editor fell behind and missed events: follow again, for a fresh snapshot.
+    call job_stop(s:follower)
+    return
   elseif l:kind ==# 'state'
     let l:server = get(s:servers, l:name, {'name': l:name})
     let l:server.pid = get(l:event, 'pid', 0)

@@ -48,8 +48,14 @@ local function on_event(event)
   local name, server = event.client, servers[event.client or ""]
   if event.event == "resubscribed" then
     servers = {} -- the daemon restarted: every client it knows of follows
+  elseif event.event == "events-dropped" then
+    -- This editor fell behind and missed events: follow again, for a fresh snapshot.
+    if follower then
+      vim.fn.jobstop(follower)
+    end
+    return
   elseif type(name) ~= "string" then
-    return -- changed, events-dropped: nothing the status line shows
+    return -- changed: nothing the status line shows
   elseif event.event == "client-joined" then
     server = server or { name = name }
     server.pid, server.role = event.pid, event.role

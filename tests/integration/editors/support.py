@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from reloadd.client import Client, Crash, ServerState
+from reloadd.protocol.limits import MAX_QUEUED_EVENTS_PER_SUBSCRIBER
 from tests.integration.helpers import NOTIFY_TIMEOUT
 
 EDITORS = Path(__file__).resolve().parents[3] / "editors"
@@ -168,3 +170,27 @@ def event_stream(root: Path, log: Path) -> Iterator[EventStream]:
         yield stream
     finally:
         stream.stop()
+
+
+FLOOD = 4 * MAX_QUEUED_EVENTS_PER_SUBSCRIBER + 1000
+"""State reports sent while the editor is stopped: more than its follower's pipe holds
+(64 KiB, about 600 lines) and the daemon then queues for it, so that events are dropped."""
+
+
+def report_while_stopped(editor_pid: int, server: Client, last: Crash) -> None:
+    """Stop the editor (SIGSTOP), flood the daemon with state reports ending in ``last``'s
+    crash, and let it go on once the daemon has handled them all.
+
+    The editor's follower, whose pipe the stopped editor does not read, falls behind: the
+    daemon drops events for it, the last among them, and later sends ``events-dropped``.
+    """
+    os.kill(editor_pid, signal.SIGSTOP)
+    try:
+        for number in range(FLOOD):
+            server.report_state(ServerState.READY if number % 2 else ServerState.STARTING)
+            if number % 100 == 99:
+                server.status()  # a round trip now and then, so the reports never pile up unsent
+        server.report_state(ServerState.CRASHED, error=last)
+        server.status()  # answered after the daemon has handled every report before it
+    finally:
+        os.kill(editor_pid, signal.SIGCONT)

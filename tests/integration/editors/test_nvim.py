@@ -24,6 +24,7 @@ from tests.integration.editors.support import (
     EDITORS,
     editor_environment,
     event_stream,
+    report_while_stopped,
     stop_pid,
     stop_process,
     wait_for,
@@ -202,3 +203,15 @@ def test_neovim_started_before_the_daemon_follows_it_once_it_runs(
     with Client(project, name="web", spawn=False) as web:
         web.watch(files=[app])
         wait_for(nvim.statusline, "web: connected", "the status line", EDITOR_TIMEOUT)
+
+
+def test_neovim_follows_again_when_it_missed_events(
+    app: Path, web: Client, start_nvim: Callable[[Path], Neovim]
+) -> None:
+    nvim = start_nvim(app)
+    wait_for(nvim.statusline, "web: connected", "the status line at start", EDITOR_TIMEOUT)
+    first = nvim.follower_pid()
+    report_while_stopped(nvim.process.pid, web, Crash("NameError", "x", str(app), 7))
+    # The crash was dropped: only a fresh snapshot, from a new follower, shows it.
+    wait_for(nvim.statusline, "web: crashed at app/views.py:7", "the last state", EDITOR_TIMEOUT)
+    assert nvim.follower_pid() not in (None, first)

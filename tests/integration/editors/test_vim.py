@@ -18,6 +18,7 @@ from tests.integration.editors.support import (
     EDITORS,
     editor_environment,
     event_stream,
+    report_while_stopped,
     stop_pid,
     wait_for,
 )
@@ -158,3 +159,15 @@ def test_vim_started_before_the_daemon_follows_it_once_it_runs(
     with Client(project, name="web", spawn=False) as web:
         web.watch(files=[app])
         wait_for(vim.statusline, "web: connected", "the status line", EDITOR_TIMEOUT)
+
+
+def test_vim_follows_again_when_it_missed_events(
+    app: Path, web: Client, start_vim: Callable[[Path], DocumentedVim]
+) -> None:
+    vim = start_vim(app)
+    wait_for(vim.statusline, "web: connected", "the status line at start", EDITOR_TIMEOUT)
+    first = vim.follower_pid()
+    report_while_stopped(vim.process.pid, web, Crash("NameError", "x", str(app), 7))
+    # The crash was dropped: only a fresh snapshot, from a new follower, shows it.
+    wait_for(vim.statusline, "web: crashed at app/views.py:7", "the last state", EDITOR_TIMEOUT)
+    assert vim.follower_pid() not in (0, first)
