@@ -38,13 +38,16 @@ function! s:Describe(server) abort
   return a:server.name . ': ' . get(a:server, 'state', 'connected')
 endfunction
 
-" The dev servers among the clients: those of role server, and any that reported a state.
+" The dev servers among the clients (those of role server, and any that reported a
+" state), sorted by name.
 function! s:Shown() abort
-  return filter(values(s:servers), "get(v:val, 'role', '') ==# 'server' || has_key(v:val, 'state')")
+  let l:shown = filter(values(s:servers),
+        \ "get(v:val, 'role', '') ==# 'server' || has_key(v:val, 'state')")
+  return sort(l:shown, {a, b -> a.name ==# b.name ? 0 : a.name ># b.name ? 1 : -1})
 endfunction
 
 function! s:Refresh() abort
-  let s:text = join(sort(map(s:Shown(), 's:Describe(v:val)')), ', ')
+  let s:text = join(map(s:Shown(), 's:Describe(v:val)'), ', ')
   redrawstatus!
 endfunction
 

@@ -16,30 +16,34 @@ local stopping = false
 local text = ""
 
 local function describe(server)
-  if server.state == "crashed" and server.error then
-    local err = server.error
-    if err.file and err.file ~= "" then
+  local err = server.error
+  if server.state == "crashed" and type(err) == "table" then
+    if type(err.file) == "string" and err.file ~= "" then
       local where = vim.fn.fnamemodify(err.file, ":~:.")
-      return ("%s: crashed at %s:%d"):format(server.name, where, err.line or 0)
+      return ("%s: crashed at %s:%d"):format(server.name, where, tonumber(err.line) or 0)
     end
-    return ("%s: crashed (%s)"):format(server.name, err.type or "error")
+    return ("%s: crashed (%s)"):format(server.name, tostring(err.type))
   end
   return ("%s: %s"):format(server.name, server.state or "connected")
 end
 
+-- The dev servers among the clients (those of role server, and any that reported a
+-- state), sorted by name.
 local function shown()
-  local lines = {}
+  local list = {}
   for _, server in pairs(servers) do
     if server.role == "server" or server.state then
-      table.insert(lines, describe(server))
+      table.insert(list, server)
     end
   end
-  table.sort(lines)
-  return lines
+  table.sort(list, function(a, b)
+    return a.name < b.name
+  end)
+  return list
 end
 
 local function refresh()
-  text = table.concat(shown(), ", ")
+  text = table.concat(vim.tbl_map(describe, shown()), ", ")
   vim.cmd("redrawstatus!")
 end
 
@@ -158,6 +162,7 @@ function M.stop()
   end
 end
 
+--- Report saves, follow the events, and define :ReloaddStatus; options as above.
 function M.setup(options)
   config = vim.tbl_extend("force", config, options or {})
   local group = vim.api.nvim_create_augroup("reloadd", { clear = true })
@@ -171,16 +176,14 @@ function M.setup(options)
   })
   vim.api.nvim_create_autocmd("VimLeavePre", { group = group, callback = M.stop })
   vim.api.nvim_create_user_command("ReloaddStatus", function()
-    for _, server in pairs(servers) do
-      if server.role == "server" or server.state then
-        local line = describe(server)
-        if type(server.error) == "table" and server.error.message then
-          line = ("%s: %s: %s"):format(line, server.error.type, server.error.message)
-        elseif server.duration_ms then
-          line = ("%s in %d ms"):format(line, server.duration_ms)
-        end
-        print(line)
+    for _, server in ipairs(shown()) do
+      local line, err = describe(server), server.error
+      if type(err) == "table" then
+        line = ("%s: %s: %s"):format(line, tostring(err.type), tostring(err.message))
+      elseif server.duration_ms then
+        line = ("%s in %d ms"):format(line, server.duration_ms)
       end
+      print(line)
     end
   end, {})
   if config.follow then
