@@ -161,6 +161,9 @@ def test_the_neovim_status_line_shows_the_state_the_dev_server_reports(
         "web: crashed at app/views.py:12: SyntaxError: invalid syntax"
     )
 
+    web.report_state(ServerState.CRASHED, error=Crash("ImportError", "no module named x"))
+    wait_for(nvim.statusline, "web: crashed (ImportError)", "a crash outside the project")
+
     web.report_state(ServerState.READY)
     wait_for(nvim.statusline, "web: ready", "the status line once the crash is fixed")
 

@@ -119,6 +119,9 @@ def test_the_vim_status_line_shows_the_state_the_dev_server_reports(
         "web: crashed at app/views.py:12: SyntaxError: invalid syntax"
     )
 
+    web.report_state(ServerState.CRASHED, error=Crash("ImportError", "no module named x"))
+    wait_for(vim.statusline, "web: crashed (ImportError)", "a crash outside the project")
+
     web.report_state(ServerState.READY)
     wait_for(vim.statusline, "web: ready", "the status line once the crash is fixed")
 
