@@ -22,7 +22,7 @@ from bench.plan import Plan
 from bench.results import RELOADD_BUILTIN, RELOADD_WATCHMAN, Result, fmt, median, percentile
 from bench.trees import rewrite
 from reloadd.client import Client, Role
-from reloadd.client.events import ChangedEvent, ClientJoined
+from reloadd.client.events import ChangedEvent
 
 MEASURE = "save → `changed` event, over the server's notification (ms)"
 TARGET_P50 = 2.0
@@ -49,12 +49,13 @@ class Follower(threading.Thread):
             with Client(
                 self.root, name="bench editor", role=Role.EDITOR, spawn=False, fallback=False
             ) as client:
+                events = client.events(timeout=0.1)  # subscribed once it returns
+                self.ready.set()
                 while not self.stopped.is_set():
-                    for event in client.events(timeout=0.1):
+                    for event in events:
                         if isinstance(event, ChangedEvent):
                             self.arrivals.put(time.monotonic_ns())
-                        elif isinstance(event, ClientJoined):
-                            self.ready.set()  # the snapshot: the server is known, so subscribed
+                    events = client.events(timeout=0.1)
         except BaseException as exc:  # noqa: BLE001  (reported by the bench's thread)
             self.failure = exc
             self.ready.set()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
-from reloadd.client import Client, Crash, Role, ServerState
-from reloadd.client.events import ClientJoined, Resubscribed, StateChanged, as_json
+from reloadd.client import Client, Crash, Role, ServerState, State
+from reloadd.client.events import ChangedEvent, ClientJoined, Resubscribed, StateChanged, as_json
+from reloadd.daemon.server import HEARTBEAT, SILENCE_LIMIT
 from tests.daemon_process import DaemonProcess
 from tests.integration.events_helpers import (
     EVENT_TIMEOUT,
@@ -112,3 +114,43 @@ def test_events_without_a_daemon_says_so(project: Path) -> None:
     status, stderr = cli.stop()
     assert status == 1
     assert stderr.startswith("reloadd: no daemon runs for ")
+
+
+def test_a_dev_server_that_subscribes_keeps_its_notifications_and_heartbeats(
+    project: Path, daemon: DaemonProcess
+) -> None:
+    app = project / "app.py"
+    app.write_text("x = 1\n")
+    with Client(project, name="web", spawn=False) as web:
+        web.watch(files=[app])
+        instance, connected_at = web.daemon.instance, web_connected_at(project)
+        events = web.events(timeout=EVENT_TIMEOUT)  # subscribed (no one else: no snapshot)
+        replace_atomically(app, "x = 2\n")
+        # Busy for longer than the daemon's silence limit, events unread meanwhile: the
+        # heartbeat thread keeps the connection (that duration is the scenario).
+        time.sleep(SILENCE_LIMIT + HEARTBEAT)
+        assert web.wait(timeout=NOTIFY_TIMEOUT) == [app]
+        changed = next_event(events)
+        assert isinstance(changed, ChangedEvent)
+        assert changed.clients == ("web",)
+        assert web.state is State.REGISTERED
+        assert web.daemon.instance == instance
+        assert web_connected_at(project) == connected_at, "the client connected again"
+    assert "was silent" not in daemon.log()
+
+
+def web_connected_at(project: Path) -> float:
+    """When the daemon says "web" connected."""
+    with Client(project, name="probe", role=Role.TOOL, spawn=False) as probe:
+        (web,) = [c for c in probe.status().clients if c.name == "web"]
+    return web.connected_at
+
+
+def test_events_says_so_when_the_daemon_stops(project: Path, daemon: DaemonProcess) -> None:
+    cli = EventsProcess(project)
+    with Client(project, name="web", spawn=False):
+        cli.line_with("web joined")
+    daemon.stop()
+    status, stderr = cli.stop()
+    assert status == 1
+    assert stderr.startswith(f"reloadd: the daemon for {project} stopped")

@@ -43,6 +43,15 @@ def test_reload_name_restarts_that_dev_server_only(project: Path, daemon: Daemon
         # The next wait is an ordinary one again.
         assert web.wait(timeout=0.1) == []
         assert not web.restart_requested
+        # The restart asked for is what its next ``ready`` is timed from.
+        web.report_state(ServerState.READY)
+        state_round_trip(web)
+        clients = json.loads(reloadd("status", "--json", "--root", str(project)).stdout)["clients"]
+        reloads = {client["name"]: client["last_reload"] for client in clients}
+        assert reloads["worker"] is None
+        assert reloads["web"]["paths"] == []
+        assert isinstance(reloads["web"]["duration_ms"], int)
+        assert "(reload asked for)" in reloadd("status", "--root", str(project)).stdout
 
 
 def test_reload_without_a_name_restarts_every_dev_server(
