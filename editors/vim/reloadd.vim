@@ -5,11 +5,12 @@
 " %{ReloaddStatusline()} in your 'statusline'. Set g:reloadd_command to the full path
 " of reloadd if it is not on Vim's PATH. See reloadd's docs/editors.md.
 let g:reloadd_command = get(g:, 'reloadd_command', 'reloadd')
-let s:servers = {}
-let s:follower = v:null
+" Sourced again, this file keeps the running follower and what it has shown.
+let s:servers = get(s:, 'servers', {})
+let s:follower = get(s:, 'follower', v:null)
 let s:delay_ms = 1000
 let s:stopping = 0
-let s:text = ''
+let s:text = get(s:, 'text', '')
 
 " The dev servers' state, e.g. "web: ready, worker: crashed at app/tasks.py:12".
 function! ReloaddStatusline() abort

@@ -174,3 +174,16 @@ def test_vim_follows_again_when_it_missed_events(
     # The crash was dropped: only a fresh snapshot, from a new follower, shows it.
     wait_for(vim.statusline, "web: crashed at app/views.py:7", "the last state", EDITOR_TIMEOUT)
     assert vim.follower_pid() not in (0, first)
+
+
+def test_vim_sourcing_the_setup_again_keeps_its_follower(
+    app: Path, web: Client, start_vim: Callable[[Path], DocumentedVim]
+) -> None:
+    web.report_state(ServerState.READY)
+    vim = start_vim(app)
+    wait_for(vim.statusline, "web: ready", "the status line at start", EDITOR_TIMEOUT)
+    first = vim.follower_pid()
+    vim.ex(f"source {EDITORS / 'vim' / 'reloadd.vim'}")
+    assert (vim.follower_pid(), vim.statusline()) == (first, "web: ready")
+    web.report_state(ServerState.STARTING)
+    wait_for(vim.statusline, "web: starting", "the status line after sourcing again")
