@@ -218,3 +218,16 @@ def test_neovim_follows_again_when_it_missed_events(
     # The crash was dropped: only a fresh snapshot, from a new follower, shows it.
     wait_for(nvim.statusline, "web: crashed at app/views.py:7", "the last state", EDITOR_TIMEOUT)
     assert nvim.follower_pid() not in (None, first)
+
+
+def test_neovim_setup_again_keeps_its_follower(
+    app: Path, web: Client, start_nvim: Callable[[Path], Neovim]
+) -> None:
+    web.report_state(ServerState.READY)
+    nvim = start_nvim(app)
+    wait_for(nvim.statusline, "web: ready", "the status line at start", EDITOR_TIMEOUT)
+    first = nvim.follower_pid()
+    nvim.api.command("lua require('reloadd').setup()")
+    assert (nvim.follower_pid(), nvim.statusline()) == (first, "web: ready")
+    web.report_state(ServerState.STARTING)
+    wait_for(nvim.statusline, "web: starting", "the status line after setup() again")
