@@ -31,6 +31,8 @@ TEST_PACKAGES=(
     systemd-analyze:systemd
     ip:iproute2 # network namespaces for the network endpoint tests (tests/integration/netns.py)
     unshare:util-linux # a mount namespace as a container's view of the project (test_remote_dev_servers.py)
+    nvim:neovim # the Neovim setup of docs/editors.md, run headless (tests/integration/editors)
+    vim:vim # the Vim setup, the same way
 )
 
 missing_packages() {

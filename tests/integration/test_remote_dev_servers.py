@@ -25,7 +25,7 @@ from tests.daemon_process import DaemonProcess
 from tests.django_project import DevServer, make_project, server_environment, view_source
 from tests.integration.dev_server import DevServerProcess, set_greeting
 from tests.integration.remote_setup import NetworkDaemon, make_keys, remote_environment
-from tests.integration.test_run import HTTP_APP
+from tests.integration.run_apps import HTTP_APP
 from tests.net import free_port
 
 MOUNT = 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"'
