@@ -93,8 +93,10 @@ def expect_told(client: Client, *paths: Path) -> None:
 
 def watched_by_backend(daemon: DaemonProcess, watchman: WatchmanInstance | None) -> set[str]:
     """Which of the project and the outside folder the daemon's watcher itself watches."""
-    if watchman is not None:
-        return {os.path.realpath(root) for root in watchman.command("watch-list")["roots"]}
+    ours = {str(daemon.root), str(daemon.root.parent / "outside")}
+    if watchman is not None:  # shared by the session's tests: only this test's folders count
+        roots = {os.path.realpath(root) for root in watchman.command("watch-list")["roots"]}
+        return roots & ours
     inodes: set[int] = set()
     fdinfo = Path(f"/proc/{daemon.pid}/fdinfo")
     for entry in fdinfo.iterdir():
