@@ -21,6 +21,13 @@ change. As with werkzeug's stat reloader, creating a project ``.py`` file that
 nothing imports restarts nothing; editing or deleting one does. ``flask run``
 has no option to choose a reloader: run it as ``reloadd run -- flask run
 --no-reload`` instead.
+
+The server's state goes to the daemon (``reloadd status``, ``reloadd events``):
+``starting`` once the loop is connected, ``ready`` when the server thread is started
+(werkzeug's listening socket is made by the first process and inherited by each
+server process, so it accepts all along: a request made once the server thread runs
+is answered by this process's code), ``stopped`` on Ctrl-C or SIGTERM. A restart asked
+for with ``reloadd reload`` exits with code 3, as a change does.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+from werkzeug._internal import _log
 from werkzeug._reloader import ReloaderLoop, reloader_loops
 
 from reloadd.client.connection import Client, default_name
@@ -41,9 +49,13 @@ from reloadd.client.modules import module_files
 from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.process import process_start_time
 from reloadd.client.run.child_hook import ImportReporter
+from reloadd.protocol import ServerState
 
 NAME = "reloadd"
 """The ``reloader_type`` this module registers."""
+
+RESTART_CODE = 3
+"""The exit code that makes werkzeug's first process start a new server process."""
 
 
 IGNORED_FOLDERS = frozenset({"__pycache__", ".git", ".hg", ".tox", ".nox", ".pytest_cache"})
@@ -119,6 +131,7 @@ class ReloaddReloaderLoop(ReloaderLoop):
         """Connect to (or start) the daemon and register this process's files."""
         sys.meta_path.insert(0, self._finder)
         self.client = Client(name=default_name())
+        self.client.report_state(ServerState.STARTING)
         files: list[str] = []
         globs: list[tuple[str, str]] = []
         for extra in sorted(self.extra_files):
@@ -156,10 +169,14 @@ class ReloaddReloaderLoop(ReloaderLoop):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Say goodbye to the daemon."""
+        """Say goodbye to the daemon (``stopped`` first, on Ctrl-C or SIGTERM)."""
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
         if self.client is not None:
+            if isinstance(exc, KeyboardInterrupt) or (
+                isinstance(exc, SystemExit) and exc.code != RESTART_CODE
+            ):
+                self.client.report_state(ServerState.STOPPED)
             self.client.close()
             self.client = None
 
@@ -176,8 +193,10 @@ class ReloaddReloaderLoop(ReloaderLoop):
         self._scanned_at = scanned_at
 
     def run(self) -> None:
-        """Wait for the daemon to report a change, then exit with code 3 (werkzeug restarts us)."""
+        """Report ``ready`` (the server thread runs); wait for the daemon to report a change,
+        or a restart to be asked for, then exit with code 3 (werkzeug restarts us)."""
         assert self.client is not None, "use the loop as a context manager"
+        self.client.report_state(ServerState.READY)
         while True:
             notified = self._keep(str(path) for path in self.client.wait(timeout=self.interval))
             changed = [p for p in notified if p in self.watched or self._known_python_file(p)]
@@ -186,6 +205,9 @@ class ReloaddReloaderLoop(ReloaderLoop):
             changed = [p for p in changed if written_at(p) > self.started_at]
             if changed:
                 self.trigger_reload(changed[0])
+            if self.client.restart_requested:
+                _log("info", " * A restart was asked for (reloadd reload), reloading")
+                sys.exit(RESTART_CODE)
             self.run_step()
 
     def _keep(self, paths: Iterable[str]) -> list[str]:

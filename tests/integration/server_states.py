@@ -50,7 +50,11 @@ class StateWatch:
 
     def current(self) -> ClientInfo | None:
         """The server's entry now (recorded in :attr:`seen`), or None if it has none."""
-        entries = [c for c in self.client.status().clients if self.name_part in c.name]
+        entries = [
+            c
+            for c in self.client.status().clients
+            if self.name_part in c.name and c.role is Role.SERVER
+        ]
         if not entries:
             return None
         (info,) = entries
