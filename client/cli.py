@@ -1,4 +1,5 @@
-"""The ``reloadd`` command line: ``serve``, ``start``, ``stop``, ``status``, ``list``, ``run``, ``changed``.
+"""The ``reloadd`` command line: ``serve``, ``start``, ``stop``, ``status``, ``list``, ``run``, ``changed``,
+``events``, ``reload``.
 
 ``main(argv)`` takes its arguments so tests can call it in-process. This module
 holds the parser and the dispatch; the commands live in ``cli_daemon`` (serve,
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 
 from reloadd.client.cli_changed import changed
 from reloadd.client.cli_daemon import serve, start, stop
+from reloadd.client.cli_events import events
+from reloadd.client.cli_reload import reload
 from reloadd.client.cli_root import project_root
 from reloadd.client.cli_status import list_daemons, status
 from reloadd.client.idle_exit import (
@@ -44,6 +47,8 @@ examples:
   reloadd stop --root ~/src/shop stop the daemon of another project
   reloadd run -- flask --app app run --no-reload
                                  run a dev server, restart it when a file it imported changes
+  reloadd events                 follow the dev servers: changes, restarts, crashes (--json for tools)
+  reloadd reload web             restart the dev server "web" now
   reloadd changed app/views.py   from an editor after a save: the dev servers are told now,
                                  not when the watcher notices (docs/editors.md)
 
@@ -115,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status_parser = command("status", "show the daemon and its clients")
     status_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    status_parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="redraw the table whenever something happens, until Ctrl-C (a terminal pane)",
+    )
+    events_parser = command(
+        "events", "follow what the dev servers do (changes, restarts, crashes) until Ctrl-C"
+    )
+    events_parser.add_argument(
+        "--json", action="store_true", help="one JSON object per line (docs/protocol.md)"
+    )
+    reload_parser = command("reload", "restart a dev server (or every one) now")
+    reload_parser.add_argument(
+        "name", nargs="?", metavar="NAME", help="the dev server, as 'reloadd status' names it"
+    )
     list_parser = command(
         "list", "show every daemon of yours: root, pid, clients, idle for", root=False
     )
@@ -145,6 +165,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "stop" and args.all and args.root:
         command_parser.error("--all stops every daemon; leave out --root")
+    if args.command == "status" and args.watch and args.json:
+        command_parser.error("--watch redraws a table; for JSON, use 'reloadd events --json'")
     return args
 
 
@@ -165,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(options_from_args(args))
         if args.command == "changed":
             return changed(args)
+        if args.command == "events":
+            return events(args)
+        if args.command == "reload":
+            return reload(args)
         return status(args)
     except ReloaddError as exc:
         print(f"reloadd: {exc}", file=sys.stderr)

@@ -20,12 +20,12 @@ import zmq
 
 from reloadd.client.channel import Channel
 from reloadd.client.connect import Dialer, default_name
-from reloadd.client.link import Link
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
 from reloadd.client.requests import send_saved, send_watch, sendable, took_back
 from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
+from reloadd.client.subscription import Subscriber
 from reloadd.protocol import (
     Crash,
     DaemonNotRunning,
@@ -66,7 +66,7 @@ REQUEST_TIMEOUT = 60.0
 """Seconds to wait for any other reply (a first ``watch`` of a big tree may crawl it)."""
 
 
-class Client(Link):
+class Client(Subscriber):
     """A connection to the daemon of one project; starts one in the background if needed.
 
     >>> with Client("/path/to/project") as client:          # doctest: +SKIP
@@ -118,6 +118,7 @@ class Client(Link):
         """The last ``changed`` message said another part follows."""
         self._restart_asked = False
         self._restart_requested = False
+        self._init_subscription()
         self._last_heard = time.time()
         self._next_retry = 0.0
         try:

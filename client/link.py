@@ -21,6 +21,7 @@ from reloadd.protocol import (
     Changed,
     DaemonNotRunning,
     DaemonTimeout,
+    Event,
     GlobSpec,
     Message,
     Ping,
@@ -107,6 +108,7 @@ class Link:
                 since,
                 self.request_timeout,
             )
+            self._after_reconnect()
         except ReloaddError as exc:
             self._detach()
             if not self.fallback:
@@ -195,12 +197,20 @@ class Link:
             self._on_changed(message)
         elif isinstance(message, Restart):
             self._restart_asked = True
+        elif isinstance(message, Event):
+            self._on_event(message)
         elif (
             isinstance(message, Pong)
             and self._welcome is not None
             and (message.instance != self._welcome.instance or not message.registered)
         ):
             self._reconnect(DaemonNotRunning("the daemon restarted or forgot this client"))
+
+    def _on_event(self, message: Event) -> None:
+        """An event of the subscription (see :class:`~reloadd.client.subscription.Subscriber`)."""
+
+    def _after_reconnect(self) -> None:
+        """Called once registered again with a daemon, before heartbeats resume."""
 
     def _on_changed(self, message: Changed) -> None:
         self._pending.extend(message.paths)

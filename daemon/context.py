@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from reloadd.daemon.backends.base import Backend
+from reloadd.daemon.events import EventBus, client_event
 from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.log_limit import LimitedLog
 from reloadd.daemon.outbox import Outbox
@@ -20,7 +21,7 @@ from reloadd.daemon.realpaths import RealPaths
 from reloadd.daemon.registry import ClientId, ClientRecord, Registry
 from reloadd.daemon.root_watcher import RootWatcher
 from reloadd.daemon.watched_roots import WatchedRoots
-from reloadd.protocol import ErrorCode, Message, ProtocolError, Role
+from reloadd.protocol import ErrorCode, EventKind, Message, ProtocolError, Role
 from reloadd.protocol.defaults import DEFAULT_HEARTBEAT
 from reloadd.protocol.endpoint import Endpoint
 
@@ -49,6 +50,8 @@ class DaemonContext:
     roots: WatchedRoots
     """The one owner of which roots registrations may rely on."""
     outbox: Outbox
+    events: EventBus
+    """The one owner of subscribers and what each was sent."""
     root_watcher: RootWatcher
     realpath: RealPaths
     bad_input: LimitedLog
@@ -91,11 +94,14 @@ class DaemonContext:
         """A client left (``reason`` completes "NAME ..."): keep its registration for the grace
         period, or forget it at once if it is a one-shot tool."""
         self.outbox.forget(identity)
+        self.events.unsubscribe(identity)
         before = self.registry.get(identity)
         was_connected = before is not None and before.connected
         record = self.registry.depart(identity, until=time.time() + self.grace)
         if record is None or not was_connected:
             return record  # already departed: said once
+        if record.role is not Role.TOOL:
+            self.events.emit(client_event(EventKind.CLIENT_LEFT, record))
         if self.registry.get(identity) is None:  # a one-shot tool: forgotten at once
             log.info("%s %s", label(record), reason)
         else:

@@ -14,17 +14,22 @@ from reloadd.daemon.lifecycle import handle_state
 from reloadd.daemon.notifier import handle_saved
 from reloadd.daemon.registration import handle_unwatch, handle_watch
 from reloadd.daemon.registry import ClientId
+from reloadd.daemon.reload import handle_reload
 from reloadd.daemon.sessions import handle_bye, handle_hello, handle_ping, handle_stop
 from reloadd.daemon.status import handle_status
+from reloadd.daemon.subscriptions import handle_events_read, handle_subscribe
 from reloadd.protocol import (
     Bye,
+    EventsRead,
     Hello,
     Message,
     Ping,
+    Reload,
     Saved,
     StateReport,
     Status,
     Stop,
+    Subscribe,
     Unwatch,
     Watch,
 )
@@ -41,6 +46,9 @@ HANDLERS: Mapping[type[Message], AnyHandler] = {
     Unwatch: handle_unwatch,
     Saved: handle_saved,
     StateReport: handle_state,
+    Subscribe: handle_subscribe,
+    EventsRead: handle_events_read,
+    Reload: handle_reload,
     Stop: handle_stop,
 }
 """Message type → handler."""

@@ -14,9 +14,11 @@ from dataclasses import replace
 
 from reloadd.daemon.backends.base import ChangeBatch
 from reloadd.daemon.context import DaemonContext, label
+from reloadd.daemon.events import bounded_paths
 from reloadd.daemon.history import ChangeHistory
+from reloadd.daemon.lifecycle import note_cause
 from reloadd.daemon.registry import ClientId, ClientRecord
-from reloadd.protocol import Message, Noted, Saved
+from reloadd.protocol import Event, EventKind, Message, Noted, Saved
 
 log = logging.getLogger("reloadd.daemon")
 
@@ -45,6 +47,10 @@ def handle_saved(ctx: DaemonContext, identity: ClientId, saved: Saved) -> list[M
     """
     record = ctx.registered(identity, saved)
     at = time.time()
+    paths, omitted = bounded_paths(saved.paths)
+    ctx.events.emit(
+        Event(event=EventKind.SAVED, time=at, paths=paths, omitted=omitted, client=record.name)
+    )
     changed = ctx.history.report({ctx.realpath(path) for path in saved.paths}, at)
     notified = notify(ctx, changed, at)
     log.debug(
@@ -60,6 +66,8 @@ def handle_saved(ctx: DaemonContext, identity: ClientId, saved: Saved) -> list[M
 def notify(ctx: DaemonContext, changed: set[str], at: float) -> int:
     """Send each connected client its own paths among ``changed``; return how many were told."""
     told = 0
+    told_paths: set[str] = set()
+    told_names: list[str] = []
     for identity, routed in ctx.registry.route(changed).items():
         record = ctx.registry.get(identity)
         if record is None or not record.connected:
@@ -68,8 +76,22 @@ def notify(ctx: DaemonContext, changed: set[str], at: float) -> int:
         if not paths:
             continue
         log.info("%s: %d changed, e.g. %s", label(record), len(paths), min(paths))
+        note_cause(record, at, paths)
+        told_paths |= paths
+        told_names.append(record.name)
         if ctx.outbox.notify(identity, paths, at):
             told += 1
+    if told_names and len(ctx.events):
+        shown, omitted = bounded_paths(told_paths)
+        ctx.events.emit(
+            Event(
+                event=EventKind.CHANGED,
+                time=at,
+                paths=shown,
+                omitted=omitted,
+                clients=tuple(sorted(told_names)),
+            )
+        )
     return told
 
 

@@ -75,13 +75,16 @@ class Outbox:
 
     def send(self, identity: ClientId, message: Message) -> bool:
         """Send one message; a connection that cannot be sent to is reported as unreachable."""
-        data = encode(message)
+        return self.send_encoded(identity, message.TYPE, encode(message))
+
+    def send_encoded(self, identity: ClientId, message_type: str, data: bytes) -> bool:
+        """Send one message already encoded (``message_type`` names it in the log)."""
         try:
             self._socket.send_multipart([identity, data], zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             # EHOSTUNREACH: the peer is gone (ROUTER_MANDATORY); EAGAIN: it stopped reading.
             self.forget(identity)
-            self._on_unreachable(identity, message.TYPE, exc.strerror or str(exc))
+            self._on_unreachable(identity, message_type, exc.strerror or str(exc))
             return False
         self._accounts.setdefault(identity, _Account()).unread += len(data)
         return True

@@ -6,7 +6,16 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from reloadd.protocol import Crash, ErrorCode, GlobSpec, Hello, ProtocolError, Role, ServerState
+from reloadd.protocol import (
+    Crash,
+    ErrorCode,
+    GlobSpec,
+    Hello,
+    ProtocolError,
+    ReloadInfo,
+    Role,
+    ServerState,
+)
 from reloadd.protocol.digest import registration_digest
 from reloadd.protocol.file_state import FileState
 from reloadd.protocol.globs import compile_glob
@@ -62,6 +71,17 @@ class ClientRecord:
     """When it reported ``state`` (Unix time)."""
     error: Crash | None = None
     """What failed, while ``state`` is ``crashed``."""
+    cause_at: float = 0.0
+    """When the daemon last told this registration of a change, or sent it ``restart``: what a
+    ``ready`` after it is timed from (0.0 once a ``ready`` used it, or before any)."""
+    cause_paths: tuple[str, ...] = ()
+    """What changed then (at most ``MAX_RELOAD_PATHS``; empty for a ``restart``)."""
+    cause_omitted: int = 0
+    last_reload: ReloadInfo | None = None
+    """Its last restart that came back ``ready`` (what caused it, how long it took)."""
+    last_error: Crash | None = None
+    """The last crash it reported, kept after it is fixed."""
+    last_error_at: float = 0.0
 
 
 class Registry:

@@ -25,6 +25,7 @@ import zmq
 from reloadd.daemon.backends.base import Backend, ChangeBatch
 from reloadd.daemon.connection_cap import ConnectionCap
 from reloadd.daemon.context import HEARTBEAT, SILENCE_LIMIT, DaemonContext
+from reloadd.daemon.events import EventBus
 from reloadd.daemon.handlers import HANDLERS
 from reloadd.daemon.history import ChangeHistory
 from reloadd.daemon.housekeeping import HOUSEKEEPING_INTERVAL, check_clients
@@ -108,6 +109,7 @@ class Daemon:
                 self.state_path, backend, history, watch_timeout=WATCH_TIMEOUT
             )
             self._state.resume()
+        outbox = Outbox(self._socket, self._unreachable)
         self._ctx = DaemonContext(
             endpoint=self.endpoint,
             instance=uuid.uuid4().hex,
@@ -116,7 +118,8 @@ class Daemon:
             registry=Registry(),
             history=history,
             roots=WatchedRoots(backend, history),
-            outbox=Outbox(self._socket, self._unreachable),
+            outbox=outbox,
+            events=EventBus(outbox.send_encoded),
             root_watcher=RootWatcher(backend),
             realpath=RealPaths(),
             bad_input=LimitedLog(log),

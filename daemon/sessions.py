@@ -13,16 +13,19 @@ import os
 import time
 
 from reloadd.daemon.context import HEARTBEAT, DaemonContext, label
+from reloadd.daemon.events import client_event
 from reloadd.daemon.registry import ClientId
 from reloadd.protocol import (
     PROTOCOL_VERSION,
     Bye,
     Error,
     ErrorCode,
+    EventKind,
     Hello,
     Message,
     Ping,
     Pong,
+    Role,
     Stop,
     Stopping,
     Welcome,
@@ -55,6 +58,8 @@ def handle_hello(ctx: DaemonContext, identity: ClientId, hello: Hello) -> list[M
     else:
         record = ctx.registry.add(identity, hello, now=now)
         log.info("%s connected", label(record))
+    if record.role is not Role.TOOL:
+        ctx.events.emit(client_event(EventKind.CLIENT_JOINED, record, now))
     return [
         Welcome(
             re=hello.id,

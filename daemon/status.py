@@ -13,8 +13,6 @@ from reloadd.protocol import PROTOCOL_VERSION, ClientInfo, Message, Status, Stat
 
 def handle_status(ctx: DaemonContext, identity: ClientId, status: Status) -> list[Message]:
     """Describe the daemon and every client but the one asking."""
-    listed = [record for record in ctx.registry if record.identity != identity]
-    names = display_names(listed)
     ctx.idle_for()  # brings idle_since up to date
     return [
         StatusReply(
@@ -28,21 +26,32 @@ def handle_status(ctx: DaemonContext, identity: ClientId, status: Status) -> lis
             started_at=ctx.started_at,
             idle_since=ctx.idle_since,
             watched_roots=tuple(sorted(map(str, ctx.roots.current))),
-            clients=tuple(
-                ClientInfo(
-                    name=name,
-                    pid=record.pid,
-                    role=record.role,
-                    files=len(record.files),
-                    globs=len(record.globs),
-                    connected_at=record.connected_at,
-                    connected=record.connected,
-                    state=record.state,
-                )
-                for record, name in zip(listed, names, strict=True)
-            ),
+            clients=client_infos(ctx, but=identity),
         )
     ]
+
+
+def client_infos(ctx: DaemonContext, *, but: ClientId) -> tuple[ClientInfo, ...]:
+    """Every client but the connection ``but``, as ``status`` and ``subscribed`` describe them."""
+    listed = [record for record in ctx.registry if record.identity != but]
+    names = display_names(listed)
+    return tuple(
+        ClientInfo(
+            name=name,
+            pid=record.pid,
+            role=record.role,
+            files=len(record.files),
+            globs=len(record.globs),
+            connected_at=record.connected_at,
+            connected=record.connected,
+            state=record.state,
+            state_since=record.state_since,
+            last_reload=record.last_reload,
+            last_error=record.last_error,
+            last_error_at=record.last_error_at,
+        )
+        for record, name in zip(listed, names, strict=True)
+    )
 
 
 def display_names(records: Iterable[ClientRecord]) -> list[str]:

@@ -48,6 +48,19 @@ MAX_EVENT_PATHS: Final = 256
 """Most paths one ``event`` lists (events are for people and editors, not for reloading); the
 rest are counted in its ``omitted``."""
 
+MAX_RELOAD_PATHS: Final = 20
+"""Most changed paths the daemon keeps per client for its last reload (``status``); the rest
+are counted in ``omitted``."""
+
+MAX_QUEUED_EVENTS_PER_SUBSCRIBER: Final = 256
+"""Most events the daemon sends a subscriber that has not acknowledged them (``events_read``);
+beyond, events for it are dropped and counted, and it gets one ``events-dropped`` when it
+catches up. Well under the socket's own limit of 1,000 queued messages per connection."""
+
+MAX_QUEUED_EVENT_BYTES_PER_SUBSCRIBER: Final = 4 * 1024 * 1024
+"""Most bytes of events the daemon sends a subscriber that has not acknowledged them (4 MiB);
+beyond, events are dropped and counted as for ``MAX_QUEUED_EVENTS_PER_SUBSCRIBER``."""
+
 MAX_REQUEST_ID: Final = 2**53 - 1
 """Largest request ``id`` (and ``re``); ids are 0 or more. 2**53 - 1 is the largest integer a
 float64 holds exactly, so a peer written in any language (JavaScript included) reads it."""

@@ -87,6 +87,19 @@ class EventKind(str, Enum):
     """This subscriber fell behind and ``dropped`` events were not sent to it."""
 
 
+class ReloadInfo(Record):
+    """A dev server's last restart: what caused it and how long until it was ``ready`` again."""
+
+    at: UnixTime
+    """When the daemon told it of the change (or sent the ``restart``) that caused it."""
+    duration_ms: Count
+    """From then to its ``ready`` report (or its own measure, if it gave one)."""
+    paths: tuple[str, ...] = ()
+    """What changed, at most ``MAX_RELOAD_PATHS``; empty for a ``reload`` asked for."""
+    omitted: Count = 0
+    """How many more paths changed than ``paths`` holds."""
+
+
 class GlobSpec(Record):
     """A directory and a ``Path.glob`` pattern relative to it, e.g. ``("/app/templates", "**/*")``."""
 
@@ -107,6 +120,14 @@ class ClientInfo(Record):
     """False while the daemon keeps the registration of a client that left (its grace period)."""
     state: ServerState | None = None
     """The last state the client reported, or None if it never reported one."""
+    state_since: UnixTime = 0.0
+    """When it reported ``state`` (0 if it never did)."""
+    last_reload: ReloadInfo | None = None
+    """Its last restart that came back ``ready``, or None."""
+    last_error: Crash | None = None
+    """The last crash it reported (kept after it is fixed), or None."""
+    last_error_at: UnixTime = 0.0
+    """When it reported ``last_error`` (0 if never)."""
 
 
 class Message(Record):
@@ -333,6 +354,9 @@ class Event(Message):
     """``state`` ``crashed``: what failed, and where."""
     dropped: Count = 0
     """``events-dropped``: how many events this subscriber missed."""
+    seq: Count = 0
+    """This event's number on this subscription (1, 2, ...), which ``events_read`` acknowledges;
+    ``events-dropped`` takes a number too, the events dropped do not."""
 
     def check(self) -> None:
         if len(self.paths) > MAX_EVENT_PATHS:
@@ -340,6 +364,19 @@ class Event(Message):
                 f"event: at most {MAX_EVENT_PATHS} paths (MAX_EVENT_PATHS)",
                 code=ErrorCode.LIMIT_EXCEEDED,
             )
+
+
+class EventsRead(Message):
+    """Subscriber → daemon, no reply: every event up to number ``seq`` has been read.
+
+    The daemon sends a subscriber at most ``MAX_QUEUED_EVENTS_PER_SUBSCRIBER`` events
+    (and ``MAX_QUEUED_EVENT_BYTES_PER_SUBSCRIBER`` bytes) it has not acknowledged; beyond,
+    it drops and counts them, and sends one ``events-dropped`` once this says it caught up.
+    """
+
+    TYPE: ClassVar[str] = "events_read"
+    SENT_BY: ClassVar[Side] = Side.CLIENT
+    seq: Count
 
 
 class Reload(Request):
@@ -455,6 +492,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     Subscribe,
     Subscribed,
     Event,
+    EventsRead,
     Reload,
     Reloading,
     Restart,

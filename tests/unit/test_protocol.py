@@ -20,6 +20,7 @@ from reloadd.protocol import (
     ErrorCode,
     Event,
     EventKind,
+    EventsRead,
     GlobSpec,
     Hello,
     Message,
@@ -29,6 +30,7 @@ from reloadd.protocol import (
     Pong,
     ProtocolError,
     Reload,
+    ReloadInfo,
     Reloading,
     Restart,
     Role,
@@ -111,7 +113,17 @@ EXAMPLES: dict[type[Message], Message] = {
     Subscribed: Subscribed(
         re=8,
         clients=(
-            ClientInfo("web", 4242, Role.SERVER, 1200, 3, 1732436000.5, state=ServerState.READY),
+            ClientInfo(
+                "web",
+                4242,
+                Role.SERVER,
+                1200,
+                3,
+                1732436000.5,
+                state=ServerState.READY,
+                state_since=1732436042.75,
+                last_reload=ReloadInfo(1732436042.32, 430, ("/home/me/proj/app/views.py",)),
+            ),
         ),
     ),
     Event: Event(
@@ -127,7 +139,9 @@ EXAMPLES: dict[type[Message], Message] = {
         duration_ms=430,
         error=Crash("NameError", "name 'x' is not defined"),
         dropped=7,
+        seq=5,
     ),
+    EventsRead: EventsRead(seq=12),
     Reload: Reload(id=9, name="web"),
     Reloading: Reloading(re=9, clients=("web",)),
     Restart: Restart(by="nvim"),
@@ -233,6 +247,10 @@ def test_enums_and_nested_values_are_plain_on_the_wire() -> None:
         "connected_at": 1732436000.5,
         "connected": True,
         "state": None,
+        "state_since": 0.0,
+        "last_reload": None,
+        "last_error": None,
+        "last_error_at": 0.0,
     }
     assert raw["clients"][1]["connected"] is False
     assert msgpack.unpackb(encode(example(Watch)))["globs"][0] == [

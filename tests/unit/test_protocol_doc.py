@@ -28,6 +28,7 @@ from reloadd.protocol import (
     GlobSpec,
     Message,
     ProtocolError,
+    ReloadInfo,
     Side,
     StatusReply,
     Welcome,
@@ -198,8 +199,11 @@ def test_field_table_lists_exactly_the_fields(cls: type[Message]) -> None:
 
 def test_client_info_table_lists_exactly_its_fields() -> None:
     tables = message_sections()[StatusReply.TYPE].tables()
-    assert len(tables) == 2, "status_reply needs its own table and one for a ClientInfo"
+    assert len(tables) == 3, (
+        "status_reply needs its own table, one for a ClientInfo and a ReloadInfo"
+    )
     assert table_rows(tables[1]) == expected_rows(ClientInfo)
+    assert table_rows(tables[2]) == expected_rows(ReloadInfo)
 
 
 @pytest.mark.parametrize("cls", MESSAGE_TYPES, ids=lambda cls: cls.TYPE)

@@ -21,6 +21,7 @@ from reloadd.protocol import (
     ClientInfo,
     Error,
     ErrorCode,
+    EventsRead,
     Hello,
     Message,
     ProtocolError,
@@ -232,7 +233,9 @@ DAEMON_SENT = [cls for cls in MESSAGE_TYPES if cls.SENT_BY is Side.DAEMON]
 def test_every_message_type_says_who_sends_it() -> None:
     for cls in MESSAGE_TYPES:
         assert cls.SENT_BY is (
-            Side.CLIENT if issubclass(cls, Request) or cls in (Bye, StateReport) else Side.DAEMON
+            Side.CLIENT
+            if issubclass(cls, Request) or cls in (Bye, StateReport, EventsRead)
+            else Side.DAEMON
         )
         assert not issubclass(cls, Reply) or cls.SENT_BY is Side.DAEMON
     assert {cls.TYPE for cls in DAEMON_SENT} == {
