@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from reloadd.client import Client, Role
+from reloadd.client.events import ChangedEvent, StateChanged
 from reloadd.protocol import ServerState
 from tests.daemon_process import DaemonProcess
 from tests.django_project import DevServer, make_project, server_environment, view_source
-from tests.integration.server_states import StateWatch
+from tests.integration.helpers import QUIET_PERIOD
+from tests.integration.server_states import STATE_TIMEOUT, StateWatch
 
 READY_TRIES = int(os.environ.get("RELOADD_TEST_READY_TRIES", "100"))
 """How many edits the readiness test makes: ``RELOADD_TEST_READY_TRIES``, 100 unless set (and
 in CI). Read when the module is imported: the tests' environment has no ``RELOADD_`` variable."""
-
-BROKEN_LINE = 20
-"""The line of the syntax error :func:`broken_view` writes."""
 
 
 @pytest.fixture
@@ -61,13 +63,12 @@ def edit_view(project: Path, message: str) -> None:
     (project / "pages" / "views.py").write_text(view_source(message))
 
 
-def broken_view(project: Path) -> Path:
-    """Save ``pages/views.py`` with a syntax error on line :data:`BROKEN_LINE`; return its path."""
+def broken_view(project: Path) -> tuple[Path, int]:
+    """Save ``pages/views.py`` with a syntax error at its end; return its path and line."""
     views = project / "pages" / "views.py"
-    source = view_source("broken").rstrip("\n").split("\n")
-    source += [""] * (BROKEN_LINE - 1 - len(source)) + ["def broken(:"]
+    source = [*view_source("broken").rstrip("\n").split("\n"), "", "", "def broken(:"]
     views.write_text("\n".join(source) + "\n")
-    return views
+    return views, len(source)
 
 
 def page(server: DevServer) -> str:
@@ -114,10 +115,13 @@ def test_a_syntax_error_is_a_crash_until_the_fix_makes_it_ready(
 ) -> None:
     server.start()
     first = states.wait_for_state(ServerState.READY, check=server.check_running)
-    broken_view(django_project)
+    views, line = broken_view(django_project)
     crashed = states.wait_for_state(
         ServerState.CRASHED, new_after=first.pid, check=server.check_running
     )
+    error = crashed.last_error
+    assert error is not None
+    assert (error.type, error.file, error.line) == ("SyntaxError", str(views), line)
     assert server.get("/") is None, "nothing serves while the URLconf cannot be imported"
     edit_view(django_project, "hello fixed ")
     fixed = states.wait_for_state(
@@ -131,10 +135,81 @@ def test_a_syntax_error_is_a_crash_until_the_fix_makes_it_ready(
 def test_a_server_that_starts_broken_is_a_crash(
     django_project: Path, server: DevServer, states: StateWatch
 ) -> None:
-    broken_view(django_project)
+    views, line = broken_view(django_project)
     server.start()
-    states.wait_for_state(ServerState.CRASHED, check=server.check_running)
-    assert (states.seen[0][1] is None) or states.seen[0][1] is ServerState.STARTING
+    crashed = states.wait_for_state(ServerState.CRASHED, check=server.check_running)
+    assert crashed.last_error is not None
+    assert (crashed.last_error.file, crashed.last_error.line) == (str(views), line)
+    assert server.get("/") is None
+
+
+def test_events_show_the_edit_then_starting_then_ready_with_its_duration(
+    django_project: Path, server: DevServer, states: StateWatch
+) -> None:
+    server.start()
+    first = states.wait_for_state(ServerState.READY, check=server.check_running)
+    with Client(django_project, name="test events", role=Role.TOOL, spawn=False) as tool:
+        seen = list(tool.events(timeout=0.5))  # the snapshot: the server is ready
+        assert StateChanged in {type(event) for event in seen}
+        edit_view(django_project, "hello v2 ")
+        states_of_server: list[StateChanged] = []
+        changed: list[ChangedEvent] = []
+        deadline = time.monotonic() + STATE_TIMEOUT
+        while not states_of_server or states_of_server[-1].state is not ServerState.READY:
+            assert time.monotonic() < deadline, (changed, states_of_server)
+            for event in tool.events(timeout=1.0):
+                if isinstance(event, ChangedEvent):
+                    changed.append(event)
+                elif isinstance(event, StateChanged) and server.address in event.client:
+                    states_of_server.append(event)
+                    break
+            server.check_running()
+    views = str(django_project / "pages" / "views.py")
+    assert any(views in event.paths for event in changed), changed
+    assert [event.state for event in states_of_server] == [ServerState.STARTING, ServerState.READY]
+    ready = states_of_server[-1]
+    assert ready.pid != first.pid
+    assert ready.duration_ms is not None
+    assert page(server).startswith("hello v2 ")
+
+
+def test_reload_restarts_the_server_named_and_no_other(
+    django_project: Path, server: DevServer, states: StateWatch, tmp_path: Path
+) -> None:
+    other = DevServer(
+        django_project, tmp_path / "other.log", env=server_environment(django_project)
+    )
+    try:
+        server.start()
+        other.start()
+        first = states.wait_for_state(ServerState.READY, check=server.check_running)
+        with StateWatch(django_project, other.address) as other_states:
+            second = other_states.wait_for_state(ServerState.READY, check=other.check_running)
+            reload = subprocess.run(
+                [str(Path(sys.executable).parent / "reloadd"), "reload", first.name],
+                cwd=django_project,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert reload.returncode == 0, reload.stderr
+            again = states.wait_for_state(
+                ServerState.READY, new_after=first.pid, check=server.check_running
+            )
+            assert server.pid_of(page(server)) == again.pid
+            assert "reloadd reload" in server.log()
+            # Nothing may happen to the other; only a quiet period can show that.
+            time.sleep(QUIET_PERIOD)
+            unchanged = other_states.current()
+            assert unchanged is not None
+            assert (unchanged.pid, unchanged.state, unchanged.state_since) == (
+                second.pid,
+                ServerState.READY,
+                second.state_since,
+            )
+    finally:
+        other.stop()
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
