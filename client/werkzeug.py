@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -42,13 +43,14 @@ from pathlib import Path
 from types import TracebackType
 
 from werkzeug._internal import _log
-from werkzeug._reloader import ReloaderLoop, reloader_loops
+from werkzeug._reloader import ReloaderLoop, _get_args_for_reloading, reloader_loops
 
 from reloadd.client.connection import Client, default_name
 from reloadd.client.modules import module_files
 from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.process import process_start_time
 from reloadd.client.run.child_hook import ImportReporter
+from reloadd.client.werkzeug_crash import CrashReports, wait_for_fix
 from reloadd.protocol import ServerState
 
 NAME = "reloadd"
@@ -148,6 +150,34 @@ class ReloaddReloaderLoop(ReloaderLoop):
         self._known = self._python_files(folder for folder, _ in python_globs)
         self.client.watch(globs=python_globs, since=self._scanned_at)
         return self
+
+    def restart_with_reloader(self) -> int:
+        """In werkzeug's first process: start server processes until one exits for good.
+
+        Code 3 starts a new one at once; a failure (an app that does not import) is
+        reported ``crashed`` and a new one starts once a file changes (see
+        :mod:`reloadd.client.werkzeug_crash`); 0, or a signal, ends the dev server.
+        """
+        reports = CrashReports()
+        try:
+            while True:
+                _log("info", f" * Restarting with {self.name}")
+                env = reports.environment(os.environ.copy())
+                env["WERKZEUG_RUN_MAIN"] = "true"
+                started_at = time.time()
+                exit_code = subprocess.call(_get_args_for_reloading(), env=env, close_fds=False)
+                if exit_code == RESTART_CODE:
+                    continue
+                if exit_code <= 0:
+                    return exit_code
+                wait_for_fix(
+                    reports.crash(exit_code),
+                    started_at,
+                    globs=lambda client: project_python_globs(client.root),
+                    keep=self._keep,
+                )
+        finally:
+            reports.close()
 
     def _python_files(self, folders: Iterable[str]) -> set[str]:
         """The ``.py`` files below ``folders``, but in virtualenvs and ignored folders."""

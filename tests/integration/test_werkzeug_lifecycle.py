@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from reloadd.protocol import ServerState
 from tests.daemon_process import DaemonProcess
-from tests.integration.dev_server import Run, get, set_greeting
+from tests.integration.dev_server import VENV_BIN, Run, get, set_greeting
 from tests.integration.server_states import StateWatch
 from tests.integration.test_werkzeug import FLASK_APP
 from tests.net import free_port
@@ -79,3 +80,45 @@ def test_ctrl_c_or_sigterm_is_stopped(how: str, app: Run, states: StateWatch) ->
     app.wait()
     info = states.wait_until(lambda info: info.state is ServerState.STOPPED, "stopped")
     assert info.pid == ready.pid
+
+
+def test_an_app_that_fails_to_import_is_a_crash_until_the_fix_makes_it_ready(
+    project: Path, app: Run, states: StateWatch
+) -> None:
+    app.start()
+    first = states.wait_for_state(ServerState.READY)
+    (project / "greeting.py").write_text("TEXT = 'broken'\n\nTEXT = (\n")
+    # Reported by werkzeug's first process: the server process died before it could report.
+    crashed = states.wait_until(
+        lambda info: info.state is ServerState.CRASHED and info.pid != first.pid, "crashed"
+    )
+    error = crashed.last_error
+    assert error is not None
+    assert (error.type, error.file, error.line) == (
+        "SyntaxError",
+        str(project / "greeting.py"),
+        3,
+    )
+    assert get(app.url) is None, "nothing serves while the app cannot be imported"
+    assert app.process is not None
+    assert app.process.poll() is None, "werkzeug's first process keeps watching"
+    set_greeting(project, "fixed")
+    fixed = states.wait_for_state(ServerState.READY, new_after=crashed.pid)
+    assert answer(app) == f"fixed from {fixed.pid}"
+
+
+def test_reload_restarts_the_server(app: Run, states: StateWatch) -> None:
+    app.start()
+    first = states.wait_for_state(ServerState.READY)
+    reload = subprocess.run(
+        [str(VENV_BIN / "reloadd"), "reload", first.name],
+        cwd=app.project,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert reload.returncode == 0, reload.stderr
+    again = states.wait_for_state(ServerState.READY, new_after=first.pid)
+    assert answer(app) == f"v1 from {again.pid}"
+    app.wait_for_log(r"A restart was asked for \(reloadd reload\), reloading")
