@@ -170,12 +170,13 @@ class ReloaddReloaderLoop(ReloaderLoop):
                     continue
                 if exit_code <= 0:
                     return exit_code
-                wait_for_fix(
+                if not wait_for_fix(
                     reports.crash(exit_code),
                     started_at,
                     globs=lambda client: project_python_globs(client.root),
                     keep=self._keep,
-                )
+                ):
+                    return exit_code
         finally:
             reports.close()
 

@@ -70,7 +70,9 @@ def _run_shadowed_sitecustomize():
     following = sys.path[entries.index(here) + 1 :] if here in entries else []
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", following)
     if spec is None or spec.loader is None:
-        del sys.modules["sitecustomize"]  # this file is no module of the app's
+        # Not one of the app's files to watch: the import of this module returns what
+        # sys.modules holds once it ran, so an empty module stands in for it.
+        sys.modules["sitecustomize"] = type(sys)("sitecustomize")
         return
     module = importlib.util.module_from_spec(spec)
     sys.modules["sitecustomize"] = module
@@ -129,11 +131,13 @@ def wait_for_fix(
     *,
     globs: Callable[[Client], Iterable[tuple[str, str]]],
     keep: Callable[[Iterable[str]], list[str]],
-) -> None:
-    """Report ``crash``, then return once a file changed after ``since`` or a restart is asked.
+) -> bool:
+    """Report ``crash``; return True once a file changed after ``since`` or a restart is asked.
 
     Watches this process's module files, the crash's file and ``globs(client)``, minus what
-    ``keep`` leaves out. Ctrl-C or SIGTERM meanwhile is reported as ``stopped``.
+    ``keep`` leaves out. Returns False (after one line on stderr) if the daemon refuses to
+    watch them: then the dev server ends, as werkzeug's own reloader would. Ctrl-C or
+    SIGTERM meanwhile is reported as ``stopped``.
     """
     client = Client(name=default_name())
     try:
@@ -142,13 +146,17 @@ def wait_for_fix(
         except ProtocolError:  # an unusable path in the crash: report it without one
             client.report_state(ServerState.CRASHED, error=Crash(crash.type, crash.message))
         files = keep([*module_files(), *([crash.file] if crash.file else [])])
-        client.watch(files=files, globs=list(globs(client)), since=since)
+        try:
+            client.watch(files=files, globs=list(globs(client)), since=since)
+        except ReloaddError as exc:
+            _log("error", f" * reloadd: cannot watch the app's files to restart it ({exc})")
+            return False
         while True:
             changed = [p for p in client.wait(timeout=None) if written_at(str(p)) > since]
             if changed or client.restart_requested:
                 what = f"{str(changed[0])!r}" if changed else "a restart asked for"
                 _log("info", f" * Detected change in {what}, reloading")
-                return
+                return True
     except (KeyboardInterrupt, SystemExit) as exc:
         if not isinstance(exc, SystemExit) or exc.code != 3:
             try:

@@ -57,7 +57,9 @@ class StateWatch:
         ]
         if not entries:
             return None
-        (info,) = entries
+        # A restarted server's new connection, before it takes its registration back, is
+        # listed beside the kept one: the connected, most recent entry is the server now.
+        info = max(entries, key=lambda c: (c.connected, c.connected_at))
         if not self.seen or self.seen[-1] != (info.pid, info.state):
             self.seen.append((info.pid, info.state))
         return info

@@ -47,3 +47,24 @@ def test_the_sitecustomize_it_shadows_still_runs(tmp_path: Path) -> None:
         assert run_with_hook(reports, tmp_path, "-c", script, PYTHONPATH=str(own)) == 0
     finally:
         reports.close()
+
+
+def test_the_hook_is_silent_and_no_file_of_the_app(tmp_path: Path) -> None:
+    script = (
+        "import sys; from reloadd.client.modules import module_files; "
+        "print([f for f in module_files() if 'reloadd-werkzeug-' in f])"
+    )
+    reports = CrashReports()
+    try:
+        environment = reports.environment(dict(os.environ))
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        reports.close()
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
