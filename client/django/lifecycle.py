@@ -16,8 +16,9 @@ from there:
   catches while its reloader keeps watching), with the innermost project frame;
 * ``stopped`` on Ctrl-C or SIGTERM (``SystemExit`` other than the restart's code 3).
 
-Until ``ready`` or ``crashed`` is sent the reloader waits for changes in slices of
-:data:`STARTING_SLICE` seconds, so that it reports within that of the server listening.
+Until ``ready`` or ``crashed`` is sent the reloader of a server (one that ``run()`` was
+given a server thread) waits for changes in slices of :data:`STARTING_SLICE` seconds, so
+that it reports within that of the server listening.
 """
 
 from __future__ import annotations
@@ -104,8 +105,10 @@ class Lifecycle:
         return self.reported not in (None, ServerState.STARTING)
 
     def wait_slice(self, wait_timeout: float) -> float:
-        """How long the reloader may wait for changes now."""
-        return wait_timeout if self.settled else min(STARTING_SLICE, wait_timeout)
+        """How long the reloader may wait for changes now: short while a server starts."""
+        if self.settled or self.server_thread is None:  # no server: a reloader driven alone
+            return wait_timeout
+        return min(STARTING_SLICE, wait_timeout)
 
     def starting(self, client: Reporter) -> None:
         """A new server process began."""

@@ -43,6 +43,8 @@ def dead_thread(target: object = None) -> threading.Thread:
 def test_ready_once_the_server_listens_and_waits_are_short_until_then(
     reloader: DaemonReloader, client: FakeClient
 ) -> None:
+    assert reloader.lifecycle.wait_slice(1.0) == 1.0, "no server thread: a reloader alone"
+    reloader.lifecycle.server_thread = threading.current_thread()  # alive, as runserver's is
     reloader.lifecycle.starting(client)
     assert reloader.lifecycle.wait_slice(1.0) == STARTING_SLICE
     ticker = reloader.tick()
