@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
+from reloadd.client.cli_events import crash_text, relative
 from reloadd.client.cli_root import project_root
 from reloadd.client.connection import Client
 from reloadd.client.daemons import FoundDaemon, find_daemons
-from reloadd.protocol import Role, StatusReply
+from reloadd.protocol import DaemonNotRunning, ReloadInfo, Role, StatusReply
 from reloadd.protocol.record import as_dict
+
+WATCH_REFRESH = 1.0
+"""Seconds between two redraws of ``status --watch`` when nothing happens (times move on)."""
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
 
 
 def status(args: argparse.Namespace) -> int:
-    """``reloadd status [--json]``."""
+    """``reloadd status [--json | --watch]``."""
+    if getattr(args, "watch", False):
+        return watch_status(args)
     with Client(project_root(args.root), name="reloadd status", role=Role.TOOL, spawn=False) as c:
         reply = c.status()
     if args.json:
@@ -23,6 +34,27 @@ def status(args: argparse.Namespace) -> int:
     else:
         print(format_status(reply))
     return 0
+
+
+def watch_status(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``reloadd status --watch``: redraw the table at each event (and every second) until Ctrl-C."""
+    out = sys.stdout if out is None else out
+    root = project_root(args.root)
+    try:
+        with Client(root, name="reloadd status", role=Role.TOOL, spawn=False) as client:
+            while True:
+                text = format_status(client.status())
+                note = "(redrawn as things happen; Ctrl-C to stop)"
+                print(f"{CLEAR_SCREEN}{text}\n\n{note}", file=out, flush=True)
+                for _ in client.events(timeout=WATCH_REFRESH):
+                    for _ in client.events(timeout=0):
+                        pass  # a burst is one redraw
+                    break
+    except KeyboardInterrupt:
+        return 0
+    except DaemonNotRunning as exc:
+        print(f"reloadd: {exc}", file=sys.stderr)
+        return 1
 
 
 def status_as_json(status: StatusReply) -> dict[str, object]:
@@ -50,8 +82,14 @@ def format_status(status: StatusReply) -> str:
     if not status.clients:
         lines.append("no clients")
         return "\n".join(lines)
-    rows = [("NAME", "PID", "ROLE", "FILES", "GLOBS", "STATE")]
+    root = Path(status.root)
+    rows = [("NAME", "PID", "ROLE", "FILES", "GLOBS", "STATE", "LAST RELOAD")]
+    errors: list[str] = []
     for client in status.clients:
+        connection = (
+            f"up {duration(now - client.connected_at)}" if client.connected else "left (kept)"
+        )
+        state = f"{client.state.value}, {connection}" if client.state else connection
         rows.append(
             (
                 client.name,
@@ -59,10 +97,31 @@ def format_status(status: StatusReply) -> str:
                 client.role.value,
                 str(client.files),
                 str(client.globs),
-                f"up {duration(now - client.connected_at)}" if client.connected else "left (kept)",
+                state,
+                last_reload_text(client.last_reload, root),
             )
         )
-    return "\n".join([*lines, *_table(rows)])
+        if client.last_error is not None:
+            errors.append(
+                f"{client.name}: last error at {_clock(client.last_error_at)}: "
+                f"{crash_text(client.last_error, root)}"
+            )
+    return "\n".join([*lines, *_table(rows), *([""] if errors else []), *errors])
+
+
+def last_reload_text(reload: ReloadInfo | None, root: Path) -> str:
+    """``12:03:04 ready in 430 ms (app/views.py)``, or ``-`` before any reload."""
+    if reload is None:
+        return "-"
+    what = ", ".join(relative(path, root) for path in reload.paths[:2])
+    more = len(reload.paths) - 2 + reload.omitted if len(reload.paths) > 2 else reload.omitted
+    if more:
+        what += f" and {more} more"
+    return f"{_clock(reload.at)} ready in {reload.duration_ms} ms ({what or 'reload asked for'})"
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
 
 
 def list_daemons(args: argparse.Namespace) -> int:

@@ -53,6 +53,8 @@ class Subscriber(Link):
     def events(self, timeout: float | None = None) -> Iterator[DaemonEvent]:
         """Follow the daemon's event stream: every client as it stands, then live events.
 
+        Subscribes before it returns: every event from then on is yielded.
+
         Yields first one :class:`~reloadd.client.events.ClientJoined` per connected dev
         server and editor, and a :class:`~reloadd.client.events.StateChanged` for each that
         reported a state; then events as they happen. Stops once ``timeout`` seconds pass
@@ -70,6 +72,9 @@ class Subscriber(Link):
                     self._subscribe()
                 except (DaemonNotRunning, DaemonTimeout) as exc:
                     self._reconnect(exc)  # subscribes again, or raises, or polls
+        return self._follow(timeout)
+
+    def _follow(self, timeout: float | None) -> Iterator[DaemonEvent]:
         while (event := self._next_event(timeout)) is not None:
             yield event
 

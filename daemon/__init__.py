@@ -13,7 +13,8 @@ Threads, and what each one owns:
   of daemon state: the client :class:`~reloadd.daemon.registry.Registry`, the
   :class:`~reloadd.daemon.history.ChangeHistory`, the
   :class:`~reloadd.daemon.watched_roots.WatchedRoots`, the
-  :class:`~reloadd.daemon.outbox.Outbox` and the state file. Every message
+  :class:`~reloadd.daemon.outbox.Outbox`, the
+  :class:`~reloadd.daemon.events.EventBus` and the state file. Every message
   handler (:mod:`~reloadd.daemon.handlers`), change routing
   (:mod:`~reloadd.daemon.notifier`) and housekeeping runs here, so none of that
   state needs a lock.

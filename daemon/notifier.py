@@ -47,10 +47,11 @@ def handle_saved(ctx: DaemonContext, identity: ClientId, saved: Saved) -> list[M
     """
     record = ctx.registered(identity, saved)
     at = time.time()
-    paths, omitted = bounded_paths(saved.paths)
-    ctx.events.emit(
-        Event(event=EventKind.SAVED, time=at, paths=paths, omitted=omitted, client=record.name)
-    )
+    if len(ctx.events):
+        paths, omitted = bounded_paths(saved.paths)
+        ctx.events.emit(
+            Event(event=EventKind.SAVED, time=at, paths=paths, omitted=omitted, client=record.name)
+        )
     changed = ctx.history.report({ctx.realpath(path) for path in saved.paths}, at)
     notified = notify(ctx, changed, at)
     log.debug(

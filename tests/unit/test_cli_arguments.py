@@ -200,3 +200,19 @@ def test_the_command_line_states_the_daemons_own_defaults(command: str) -> None:
     args = parse_arguments([command])
     assert args.grace == daemon_defaults["grace"].default
     assert args.log_level == daemon_defaults["log_level"].default
+
+
+def test_status_watch_and_json_do_not_go_together(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_arguments(["status", "--watch", "--json"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: reloadd status")
+    assert "use 'reloadd events --json'" in err
+
+
+def test_events_and_reload_take_their_arguments() -> None:
+    args = parse_arguments(["events", "--json", "--root", "/p"])
+    assert (args.command, args.json, args.root) == ("events", True, "/p")
+    assert parse_arguments(["reload"]).name is None
+    assert parse_arguments(["reload", "web"]).name == "web"
