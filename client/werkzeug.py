@@ -27,7 +27,9 @@ The server's state goes to the daemon (``reloadd status``, ``reloadd events``):
 (werkzeug's listening socket is made by the first process and inherited by each
 server process, so it accepts all along: a request made once the server thread runs
 is answered by this process's code), ``stopped`` on Ctrl-C or SIGTERM. A restart asked
-for with ``reloadd reload`` exits with code 3, as a change does.
+for with ``reloadd reload`` exits with code 3, as a change does. A server process whose
+app fails to import is reported ``crashed`` by werkzeug's first process, which starts a
+new one once a file changes (:mod:`reloadd.client.werkzeug_crash`).
 """
 
 from __future__ import annotations

@@ -43,6 +43,8 @@ import sys
 
 def _install():
     previous = sys.excepthook
+    # Taken out of the environment: a process the app starts must not write it.
+    path = os.environ.pop("RELOADD_WERKZEUG_CRASH")
 
     def excepthook(kind, exc, tb):
         try:
@@ -54,7 +56,7 @@ def _install():
             crash = crash_of(exc, find_project_root(None))
             fields = {"type": crash.type, "message": crash.message}
             fields.update(file=crash.file, line=crash.line)
-            with open(os.environ["RELOADD_WERKZEUG_CRASH"], "w") as out:
+            with open(path, "w") as out:
                 json.dump(fields, out)
         except Exception:  # the traceback below still says what failed
             pass

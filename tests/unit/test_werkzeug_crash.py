@@ -68,3 +68,13 @@ def test_the_hook_is_silent_and_no_file_of_the_app(tmp_path: Path) -> None:
     finally:
         reports.close()
     assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
+
+
+def test_a_process_the_server_starts_does_not_write_the_servers_report(tmp_path: Path) -> None:
+    script = "import os, subprocess, sys; sys.exit(subprocess.call([sys.executable, '-c', '1/0']))"
+    reports = CrashReports()
+    try:
+        assert run_with_hook(reports, tmp_path, "-c", script) == 1
+        assert reports.crash(1) == Crash("exit", "the server process exited with status 1")
+    finally:
+        reports.close()
