@@ -116,6 +116,8 @@ class Client(Subscriber):
         """The last ``changed`` message said another part follows."""
         self._restart_asked = False
         self._restart_requested = False
+        self._state_report: StateReport | None = None
+        """The last state reported, sent again to a daemon registered with again."""
         self._init_subscription()
         self._last_heard = time.time()
         self._next_retry = 0.0
@@ -297,19 +299,26 @@ class Client(Subscriber):
 
         ``error`` goes with :attr:`ServerState.CRASHED` (see
         :func:`reloadd.client.crash.crash_of` to build one from an exception). Sent
-        without waiting; while no daemon can be reached there is no one to tell and
-        nothing is sent.
+        without waiting. While no daemon can be reached there is no one to tell; the
+        last state reported is sent to each daemon this client registers with again (a
+        restarted one, or one back after polling), so that it shows the state too.
         """
         if error is not None and self._remote is not None:
             error = self._remote.crash_to_host(error)
         message = StateReport(state=state, error=error, duration_ms=duration_ms)
         encode(message)  # a bad argument raises ProtocolError here, whatever the connection
+        self._state_report = message
         if self._channel is None or not self.connected:
             return
         try:
             self._channel.send(message, room_within=STATE_SEND_WAIT)
         except (DaemonNotRunning, DaemonTimeout) as exc:
             self._reconnect(exc)
+
+    def _after_reconnect(self) -> None:
+        super()._after_reconnect()
+        if self._state_report is not None:
+            self._require_channel().send(self._state_report)
 
     def saved(self, paths: Iterable[str | os.PathLike[str]]) -> SaveResult:
         """Report files just written (saved, created or deleted); the result says who was told.

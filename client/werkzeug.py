@@ -21,12 +21,22 @@ change. As with werkzeug's stat reloader, creating a project ``.py`` file that
 nothing imports restarts nothing; editing or deleting one does. ``flask run``
 has no option to choose a reloader: run it as ``reloadd run -- flask run
 --no-reload`` instead.
+
+The server's state goes to the daemon (``reloadd status``, ``reloadd events``):
+``starting`` once the loop is connected, ``ready`` when the server thread is started
+(werkzeug's listening socket is made by the first process and inherited by each
+server process, so it accepts all along: a request made once the server thread runs
+is answered by this process's code), ``stopped`` on Ctrl-C or SIGTERM. A restart asked
+for with ``reloadd reload`` exits with code 3, as a change does. A server process whose
+app fails to import is reported ``crashed`` by werkzeug's first process, which starts a
+new one once a file changes (:mod:`reloadd.client.werkzeug_crash`).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -34,16 +44,22 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-from werkzeug._reloader import ReloaderLoop, reloader_loops
+from werkzeug._internal import _log
+from werkzeug._reloader import ReloaderLoop, _get_args_for_reloading, reloader_loops
 
 from reloadd.client.connection import Client, default_name
 from reloadd.client.modules import module_files
 from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.process import process_start_time
 from reloadd.client.run.child_hook import ImportReporter
+from reloadd.client.werkzeug_crash import CrashReports, wait_for_fix
+from reloadd.protocol import ServerState
 
 NAME = "reloadd"
 """The ``reloader_type`` this module registers."""
+
+RESTART_CODE = 3
+"""The exit code that makes werkzeug's first process start a new server process."""
 
 
 IGNORED_FOLDERS = frozenset({"__pycache__", ".git", ".hg", ".tox", ".nox", ".pytest_cache"})
@@ -119,6 +135,7 @@ class ReloaddReloaderLoop(ReloaderLoop):
         """Connect to (or start) the daemon and register this process's files."""
         sys.meta_path.insert(0, self._finder)
         self.client = Client(name=default_name())
+        self.client.report_state(ServerState.STARTING)
         files: list[str] = []
         globs: list[tuple[str, str]] = []
         for extra in sorted(self.extra_files):
@@ -135,6 +152,35 @@ class ReloaddReloaderLoop(ReloaderLoop):
         self._known = self._python_files(folder for folder, _ in python_globs)
         self.client.watch(globs=python_globs, since=self._scanned_at)
         return self
+
+    def restart_with_reloader(self) -> int:
+        """In werkzeug's first process: start server processes until one exits for good.
+
+        Code 3 starts a new one at once; a failure (an app that does not import) is
+        reported ``crashed`` and a new one starts once a file changes (see
+        :mod:`reloadd.client.werkzeug_crash`); 0, or a signal, ends the dev server.
+        """
+        reports = CrashReports()
+        try:
+            while True:
+                _log("info", f" * Restarting with {self.name}")
+                env = reports.environment(os.environ.copy())
+                env["WERKZEUG_RUN_MAIN"] = "true"
+                started_at = time.time()
+                exit_code = subprocess.call(_get_args_for_reloading(), env=env, close_fds=False)
+                if exit_code == RESTART_CODE:
+                    continue
+                if exit_code <= 0:
+                    return exit_code
+                if not wait_for_fix(
+                    reports.crash(exit_code),
+                    started_at,
+                    globs=lambda client: project_python_globs(client.root),
+                    keep=self._keep,
+                ):
+                    return exit_code
+        finally:
+            reports.close()
 
     def _python_files(self, folders: Iterable[str]) -> set[str]:
         """The ``.py`` files below ``folders``, but in virtualenvs and ignored folders."""
@@ -156,10 +202,14 @@ class ReloaddReloaderLoop(ReloaderLoop):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Say goodbye to the daemon."""
+        """Say goodbye to the daemon (``stopped`` first, on Ctrl-C or SIGTERM)."""
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
         if self.client is not None:
+            if isinstance(exc, KeyboardInterrupt) or (
+                isinstance(exc, SystemExit) and exc.code != RESTART_CODE
+            ):
+                self.client.report_state(ServerState.STOPPED)
             self.client.close()
             self.client = None
 
@@ -176,8 +226,10 @@ class ReloaddReloaderLoop(ReloaderLoop):
         self._scanned_at = scanned_at
 
     def run(self) -> None:
-        """Wait for the daemon to report a change, then exit with code 3 (werkzeug restarts us)."""
+        """Report ``ready`` (the server thread runs); wait for the daemon to report a change,
+        or a restart to be asked for, then exit with code 3 (werkzeug restarts us)."""
         assert self.client is not None, "use the loop as a context manager"
+        self.client.report_state(ServerState.READY)
         while True:
             notified = self._keep(str(path) for path in self.client.wait(timeout=self.interval))
             changed = [p for p in notified if p in self.watched or self._known_python_file(p)]
@@ -186,6 +238,9 @@ class ReloaddReloaderLoop(ReloaderLoop):
             changed = [p for p in changed if written_at(p) > self.started_at]
             if changed:
                 self.trigger_reload(changed[0])
+            if self.client.restart_requested:
+                _log("info", " * A restart was asked for (reloadd reload), reloading")
+                sys.exit(RESTART_CODE)
             self.run_step()
 
     def _keep(self, paths: Iterable[str]) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
+from reloadd.client.django.lifecycle import install_ready_hook, uninstall_ready_hook
 from reloadd.client.django.reloader import DaemonReloader, warn
 from reloadd.protocol import ReloaddError
 
@@ -37,7 +38,8 @@ def install() -> bool:
 
     Does nothing in other processes (``RUN_MAIN`` is not ``true``) or when
     :data:`ENV_VAR` turns it off. Returns whether the daemon-backed
-    ``get_reloader`` is in place. Safe to call more than once.
+    ``get_reloader`` is in place. Safe to call more than once. Also has Django's
+    server say when it listens (:func:`~reloadd.client.django.lifecycle.install_ready_hook`).
     """
     global _django_get_reloader
     if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true" or not enabled():
@@ -45,15 +47,17 @@ def install() -> bool:
     if autoreload.get_reloader is not get_reloader:
         _django_get_reloader = autoreload.get_reloader
         autoreload.get_reloader = get_reloader
+    install_ready_hook()
     return True
 
 
 def uninstall() -> None:
-    """Put Django's ``get_reloader`` back."""
+    """Put Django's ``get_reloader`` (and ``server_activate``) back."""
     global _django_get_reloader
     if _django_get_reloader is not None:
         autoreload.get_reloader = _django_get_reloader
         _django_get_reloader = None
+    uninstall_ready_hook()
 
 
 def django_reloader() -> Any:

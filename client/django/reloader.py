@@ -25,8 +25,9 @@ from django.core.signals import request_finished  # type: ignore[import-untyped]
 from django.utils import autoreload  # type: ignore[import-untyped]
 
 from reloadd.client import Client, default_name, module_files, process_start_time
+from reloadd.client.django.lifecycle import Lifecycle
 from reloadd.client.polling import written_at
-from reloadd.protocol import ProtocolError, ReloaddError, Role
+from reloadd.protocol import Crash, ProtocolError, ReloaddError, Role, ServerState
 from reloadd.protocol.globs import compile_glob, glob_matches
 
 log = logging.getLogger("reloadd.client.django")
@@ -58,6 +59,22 @@ class WatchClient(Protocol):
 
     def wait(self, timeout: float | None = None) -> list[Path]:
         """The changed paths, or ``[]`` after ``timeout`` seconds."""
+        ...
+
+    @property
+    def root(self) -> Path:
+        """The project root."""
+        ...
+
+    @property
+    def restart_requested(self) -> bool:
+        """Whether the last ``wait()`` returned because a restart was asked for."""
+        ...
+
+    def report_state(
+        self, state: ServerState, *, error: Crash | None = None, duration_ms: int | None = None
+    ) -> None:
+        """Tell the daemon this server's state (see :mod:`reloadd.client.django.lifecycle`)."""
         ...
 
     def close(self) -> None:
@@ -96,7 +113,10 @@ class DaemonReloader(autoreload.BaseReloader):  # type: ignore[misc]
     merely created under a glob before then is no change). Modules imported later
     (say during a request) are added as they appear, without sending everything again.
     A notified file last written before it was registered (the file as Django read
-    it, reported late) is not passed on.
+    it, reported late) is not passed on. A restart asked for with ``reloadd reload``
+    exits with code 3, as a changed ``.py`` file does. The server's state (starting,
+    ready, crashed, stopped) is reported to the daemon: see
+    :mod:`reloadd.client.django.lifecycle`.
 
     ``client`` is a connection to use instead of making one in :meth:`connect`;
     ``since`` (a Unix time) replaces the process's start time as the ``since``
@@ -121,6 +141,8 @@ class DaemonReloader(autoreload.BaseReloader):  # type: ignore[misc]
         self._request_done = threading.Event()
         self._fallback: Any = None
         self._fallback_reason: BaseException | None = None
+        self.lifecycle = Lifecycle()
+        """The states reported for this server process."""
 
     @classmethod
     def check_availability(cls) -> bool:
@@ -135,6 +157,17 @@ class DaemonReloader(autoreload.BaseReloader):  # type: ignore[misc]
             self._owner = threading.get_ident()
             self._files.clear()  # a new connection starts with nothing registered
             self._globs.clear()
+            self.lifecycle.starting(self.client)
+
+    def run(self, django_main_thread: threading.Thread) -> None:
+        """Django's ``run()``, knowing the server's thread (whose death before serving is a crash)."""
+        self.lifecycle.server_thread = django_main_thread
+        try:
+            super().run(django_main_thread)
+        except BaseException as exc:  # reported, then passed on untouched
+            self._end(exc)
+            self._close_client()  # sends what was reported before the process exits
+            raise
 
     def tick(self) -> Generator[None, None, None]:
         """Register the watch set (first step), then wait for changes and notify each changed file."""
@@ -156,16 +189,23 @@ class DaemonReloader(autoreload.BaseReloader):  # type: ignore[misc]
                     yield from self._run_fallback()
                     return
                 try:
-                    changed = self.client.wait(timeout=self.wait_timeout)
+                    changed = self.client.wait(timeout=self.lifecycle.wait_slice(self.wait_timeout))
                 except ReloaddError as exc:
                     self._fallback_reason = exc
                     yield from self._run_fallback()
                     return
+                self.lifecycle.check(self.client)
                 for path in changed:
                     # Folders match "**/*" too; like Django's Watchman reloader, report files only.
                     if not path.is_dir() and self._written_since_registered(path):
                         self.notify_file_changed(path)
+                if self.client.restart_requested:
+                    autoreload.logger.info("A restart was asked for (reloadd reload), reloading.")
+                    sys.exit(3)
                 yield
+        except BaseException as exc:
+            self._end(exc)
+            raise
         finally:
             request_finished.disconnect(self._request_finished)
             self._close_client()
@@ -303,6 +343,11 @@ class DaemonReloader(autoreload.BaseReloader):  # type: ignore[misc]
         )
         self._close_client()
         yield from fallback.tick()
+
+    def _end(self, exc: BaseException) -> None:
+        """The reloader stops on ``exc``: report ``stopped`` unless it is a restart."""
+        if self.client is not None:
+            self.lifecycle.ended(self.client, exc)
 
     def _close_client(self) -> None:
         client, self.client = self.client, None

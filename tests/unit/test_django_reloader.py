@@ -32,7 +32,7 @@ from reloadd.client.django import (
     install,
     uninstall,
 )
-from reloadd.protocol import ErrorCode, ReloaddError, RequestRejected
+from reloadd.protocol import Crash, ErrorCode, ReloaddError, RequestRejected, ServerState
 from reloadd.protocol.globs import glob_matches
 
 
@@ -45,6 +45,9 @@ class FakeClient:
         self.waits = 0
         self.closed = False
         self.reject: RequestRejected | None = None
+        self.root = Path("/nonexistent/project")
+        self.restart_requested = False
+        self.states: list[tuple[ServerState, Crash | None]] = []
 
     def watch(
         self, files: Iterable[str], globs: Iterable[tuple[str, str]], *, since: float
@@ -57,6 +60,11 @@ class FakeClient:
     def wait(self, timeout: float | None = None) -> list[Path]:
         self.waits += 1
         return self.batches.pop(0) if self.batches else []
+
+    def report_state(
+        self, state: ServerState, *, error: Crash | None = None, duration_ms: int | None = None
+    ) -> None:
+        self.states.append((state, error))
 
     def close(self) -> None:
         self.closed = True
