@@ -29,6 +29,7 @@ import zmq
 import zmq.auth
 
 from reloadd.protocol import KeyFileError
+from reloadd.protocol.endpoint import ensure_private_dir
 
 SERVER_NAME = "server"
 """The base name of the daemon's key pair (``server.key``, ``server.key_secret``)."""
@@ -72,21 +73,12 @@ def check_name(name: str) -> str:
 
 def private_folder(path: Path) -> Path:
     """Create ``path`` 0700 if missing; refuse one that other users can open or that is not ours."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.lstat()
-    except OSError as exc:
-        raise KeyFileError(f"cannot create the key folder {path}: {exc.strerror}") from exc
-    if not stat.S_ISDIR(info.st_mode):
-        raise KeyFileError(f"{path} is not a folder (a symlink?); remove it and try again")
-    if info.st_uid != os.getuid():
-        raise KeyFileError(f"the key folder {path} belongs to user id {info.st_uid}, not to you")
-    if info.st_mode & 0o077:
-        raise KeyFileError(
-            f"the key folder {path} can be opened by other users (mode "
-            f"{stat.S_IMODE(info.st_mode):o}); run 'chmod 700 {path}' and try again"
-        )
-    return path
+    return ensure_private_dir(
+        path,
+        what="the key folder",
+        error=KeyFileError,
+        foreign="remove it, or set XDG_CONFIG_HOME to a folder of your own",
+    )
 
 
 def curve_available() -> None:

@@ -127,26 +127,41 @@ def check_endpoint(endpoint: Endpoint) -> bool:
     return True
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` mode 0700 if missing; raise :class:`EndpointError` if it is not private."""
+def ensure_private_dir(
+    path: Path,
+    *,
+    what: str = "the runtime folder",
+    error: type[EndpointError] = EndpointError,
+    foreign: str = "remove it or set XDG_RUNTIME_DIR to a folder of your own",
+) -> Path:
+    """Create ``path`` mode 0700 if missing; raise ``error`` if it is not private.
+
+    ``what`` names the folder in the messages, and ``foreign`` says what to do about one
+    that another user owns.
+    """
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.lstat()
     except OSError as exc:
-        raise EndpointError(f"cannot create the runtime folder {path}: {exc}") from exc
-    return _check_private(path, info)
+        raise error(f"cannot create {what} {path}: {exc}") from exc
+    return _check_private(path, info, error=error, foreign=foreign)
 
 
-def _check_private(path: Path, info: os.stat_result) -> Path:
+def _check_private(
+    path: Path,
+    info: os.stat_result,
+    *,
+    error: type[EndpointError] = EndpointError,
+    foreign: str = "remove it or set XDG_RUNTIME_DIR to a folder of your own",
+) -> Path:
     if not stat.S_ISDIR(info.st_mode):
-        raise EndpointError(f"{path} is not a folder (a symlink?); remove it and try again")
+        raise error(f"{path} is not a folder (a symlink?); remove it and try again")
     if info.st_uid != os.getuid():
-        raise EndpointError(
-            f"{path} belongs to user id {info.st_uid}, not to you ({os.getuid()}); "
-            "remove it or set XDG_RUNTIME_DIR to a folder of your own"
+        raise error(
+            f"{path} belongs to user id {info.st_uid}, not to you ({os.getuid()}); {foreign}"
         )
     if info.st_mode & 0o077:
-        raise EndpointError(
+        raise error(
             f"{path} can be opened by other users (mode {stat.S_IMODE(info.st_mode):o}); "
             f"run 'chmod 700 {path}' and try again"
         )
