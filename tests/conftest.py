@@ -10,6 +10,7 @@ import pytest
 
 from tests.daemon_process import (  # noqa: F401  (fixture)
     daemon_factory,
+    stop_daemons_of_environment,
     stop_leftover_daemons,
     stop_spawned_daemons,
 )
@@ -62,3 +63,4 @@ def clean_environment(
     stop_leftover_daemons(runtime / "reloadd")
     stop_leftover_daemons(temp / f"reloadd-{os.getuid()}")
     stop_spawned_daemons()
+    stop_daemons_of_environment(runtime)

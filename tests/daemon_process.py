@@ -138,13 +138,42 @@ def stop_leftover_daemons(env_runtime_dir: Path) -> list[int]:
         if pid and _is_reloadd_daemon(pid):
             os.kill(pid, signal.SIGTERM)
             stopped.append(pid)
+    _wait_stopped(stopped)
+    return stopped
+
+
+def _wait_stopped(pids: list[int]) -> None:
+    """Wait for these daemons (sent SIGTERM) to exit; SIGKILL those still there after a while."""
     deadline = time.monotonic() + STOP_TIMEOUT
-    for pid in stopped:
+    for pid in pids:
         while _is_reloadd_daemon(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         if _is_reloadd_daemon(pid):
             os.kill(pid, signal.SIGKILL)
-    return stopped
+
+
+def stop_daemons_of_environment(runtime_dir: Path) -> list[int]:
+    """SIGTERM (then SIGKILL) every daemon started with ``XDG_RUNTIME_DIR=runtime_dir``.
+
+    Catches a daemon that a dev server's client spawned in the test's last moments (the
+    test stopped its daemon while the server still ran, and the server started another,
+    then was stopped), before the new daemon wrote its pid into a lock file. Found by
+    its environment in ``/proc``; only ``reloadd ... serve`` processes are signalled.
+    """
+    wanted = b"XDG_RUNTIME_DIR=" + os.fsencode(runtime_dir)
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or not _is_reloadd_daemon(pid := int(entry.name)):
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in environ:
+            os.kill(pid, signal.SIGTERM)
+            found.append(pid)
+    _wait_stopped(found)
+    return found
 
 
 def stop_spawned_daemons() -> list[int]:

@@ -42,8 +42,9 @@ def django_project(project: Path) -> Path:
 
 
 @pytest.fixture
-def server(django_project: Path, tmp_path: Path) -> Iterator[DevServer]:
-    """``runserver`` for the project, not started yet; stopped after the test."""
+def server(daemon: DaemonProcess, django_project: Path, tmp_path: Path) -> Iterator[DevServer]:
+    """``runserver`` for the project, not started yet; stopped after the test, before the
+    daemon (stopped first, it would be started again by the server's client)."""
     started = DevServer(
         django_project, tmp_path / "runserver.log", env=server_environment(django_project)
     )

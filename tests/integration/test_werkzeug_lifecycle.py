@@ -30,7 +30,7 @@ def backend_name() -> str:
 
 
 @pytest.fixture
-def app(project: Path, tmp_path: Path, runs: list[Run]) -> Run:
+def app(daemon: DaemonProcess, project: Path, tmp_path: Path, runs: list[Run]) -> Run:
     """``python app.py`` (Flask, ``reloader_type="reloadd"``) in the project, not started yet."""
     (project / "app.py").write_text(FLASK_APP)
     set_greeting(project, "v1")
