@@ -20,21 +20,18 @@ import zmq
 
 from reloadd.client.channel import Channel
 from reloadd.client.connect import Dialer, default_name, locate
+from reloadd.client.lifecycle import Lifecycle
 from reloadd.client.polling import PollingWatcher
 from reloadd.client.registration import GlobLike, absolute, as_names, glob_specs
 from reloadd.client.requests import send_saved, send_watch, sendable, took_back
 from reloadd.client.results import DaemonInfo, SaveResult, WatchResult
 from reloadd.client.states import State, StateMachine
-from reloadd.client.subscription import Subscriber
 from reloadd.protocol import (
-    Crash,
     DaemonNotRunning,
     DaemonTimeout,
     GlobSpec,
     ReloaddError,
     Role,
-    ServerState,
-    StateReport,
     Status,
     StatusReply,
     Stop,
@@ -43,7 +40,6 @@ from reloadd.protocol import (
     Watch,
     Watching,
     Welcome,
-    encode,
 )
 from reloadd.protocol.endpoint import (
     Endpoint,
@@ -62,12 +58,8 @@ SPAWN_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 60.0
 """Seconds to wait for any other reply (a first ``watch`` of a big tree may crawl it)."""
 
-STATE_SEND_WAIT = 2.0
-"""Seconds :meth:`Client.report_state` waits for room in a full send queue (a burst of
-reports faster than the daemon reads) before taking the daemon for gone."""
 
-
-class Client(Subscriber):
+class Client(Lifecycle):
     """A connection to the daemon of one project; starts one in the background if needed.
 
     >>> with Client("/path/to/project") as client:          # doctest: +SKIP
@@ -115,10 +107,8 @@ class Client(Subscriber):
         self._more = False
         """The last ``changed`` message said another part follows."""
         self._restart_asked = False
-        self._restart_requested = False
-        self._state_report: StateReport | None = None
-        """The last state reported, sent again to a daemon registered with again."""
         self._init_subscription()
+        self._init_lifecycle()
         self._last_heard = time.time()
         self._next_retry = 0.0
         try:
@@ -281,44 +271,6 @@ class Client(Subscriber):
         self._more = False
         self._restart_requested, self._restart_asked = self._restart_asked, False
         return [Path(path) for path in changed]
-
-    @property
-    def restart_requested(self) -> bool:
-        """Whether the last :meth:`wait` returned because a restart was asked for
-        (``reloadd reload``), not only because files changed: restart then too."""
-        return self._restart_requested
-
-    def report_state(
-        self,
-        state: ServerState,
-        *,
-        error: Crash | None = None,
-        duration_ms: int | None = None,
-    ) -> None:
-        """Tell the daemon (and through it, editors and ``reloadd status``) this dev server's state.
-
-        ``error`` goes with :attr:`ServerState.CRASHED` (see
-        :func:`reloadd.client.crash.crash_of` to build one from an exception). Sent
-        without waiting. While no daemon can be reached there is no one to tell; the
-        last state reported is sent to each daemon this client registers with again (a
-        restarted one, or one back after polling), so that it shows the state too.
-        """
-        if error is not None and self._remote is not None:
-            error = self._remote.crash_to_host(error)
-        message = StateReport(state=state, error=error, duration_ms=duration_ms)
-        encode(message)  # a bad argument raises ProtocolError here, whatever the connection
-        self._state_report = message
-        if self._channel is None or not self.connected:
-            return
-        try:
-            self._channel.send(message, room_within=STATE_SEND_WAIT)
-        except (DaemonNotRunning, DaemonTimeout) as exc:
-            self._reconnect(exc)
-
-    def _after_reconnect(self) -> None:
-        super()._after_reconnect()
-        if self._state_report is not None:
-            self._require_channel().send(self._state_report)
 
     def saved(self, paths: Iterable[str | os.PathLike[str]]) -> SaveResult:
         """Report files just written (saved, created or deleted); the result says who was told.
