@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
+import msgpack
 import zmq
 
 from reloadd.client import log
@@ -61,6 +62,22 @@ INBOX_LIMIT = 1_000
 
 _REFUSED = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
 """A network daemon refused this client's key, or the two could not agree on security."""
+
+
+def newer_than_us(data: bytes, exc: ProtocolError) -> bool:
+    """Whether an unreadable message is one a newer daemon may send unasked, to be skipped.
+
+    The protocol lets a daemon add message types that need no answer, and kinds of
+    ``event``, without a new protocol version; a client that does not know them skips
+    them (see docs/protocol.md, Versioning). Anything else unreadable is a real fault.
+    """
+    if exc.code is ErrorCode.UNKNOWN_TYPE:
+        return True
+    try:
+        raw = msgpack.unpackb(data, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return False
+    return isinstance(raw, dict) and raw.get("type") == Event.TYPE and "re" not in raw
 
 
 def lost(exc: zmq.ZMQError, endpoint: Endpoint | RemoteEndpoint, doing: str) -> DaemonNotRunning:
@@ -230,6 +247,25 @@ class Channel:
         self.last_sent = time.monotonic()
 
     def _read(self, timeout: float | None) -> Message | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            data = self._read_frame(timeout)
+            if data is None:
+                return None
+            self.last_heard = time.time()
+            try:
+                return decode(data)
+            except ProtocolError as exc:
+                if not newer_than_us(data, exc):
+                    raise DaemonNotRunning(
+                        f"the daemon sent a message this client cannot read ({exc}); "
+                        "install the same reloadd version for both and restart the daemon"
+                    ) from exc
+                log.debug("skipped a message of a newer daemon: %s", exc)
+            if deadline is not None:
+                timeout = max(0.0, deadline - time.monotonic())
+
+    def _read_frame(self, timeout: float | None) -> bytes | None:
         sock = self._require_socket()
         try:
             poller = zmq.Poller()
@@ -243,17 +279,10 @@ class Channel:
                     event = self._monitor.recv_multipart(zmq.NOBLOCK)
                     raise self._gone_because(event)
                 return None
-            data = sock.recv(zmq.NOBLOCK)
+            data: bytes = sock.recv(zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             raise lost(exc, self.endpoint, "read from") from exc
-        self.last_heard = time.time()
-        try:
-            return decode(data)
-        except ProtocolError as exc:
-            raise DaemonNotRunning(
-                f"the daemon sent a message this client cannot read ({exc}); "
-                "install the same reloadd version for both and restart the daemon"
-            ) from exc
+        return data
 
     def _gone_because(self, event: list[bytes]) -> DaemonNotRunning:
         from zmq.utils.monitor import parse_monitor_message

@@ -19,8 +19,8 @@ import zmq
 from reloadd.protocol import PROTOCOL_VERSION, Hello, Message, Ping, Pong, Welcome, decode, encode
 from reloadd.protocol.endpoint import endpoint_for
 
-Script = Callable[[Message], Sequence["Message | float"]]
-"""What to send back for a message: messages, and pauses (seconds) between them."""
+Script = Callable[[Message], Sequence["Message | float | bytes"]]
+"""What to send back for a message: messages (or raw frames), and pauses (seconds) between them."""
 
 INSTANCE = "scripted"
 
@@ -37,7 +37,7 @@ def welcome(hello: Hello, project: Path, protocol: int = PROTOCOL_VERSION) -> We
     )
 
 
-def answer_pings(message: Message) -> Sequence[Message | float]:
+def answer_pings(message: Message) -> Sequence[Message | float | bytes]:
     """The default for messages a script does not handle: pongs to pings, nothing else."""
     return [Pong(re=message.id, instance=INSTANCE)] if isinstance(message, Ping) else []
 
@@ -64,6 +64,8 @@ def scripted_daemon(project: Path, script: Script) -> Iterator[None]:
             for item in script(decode(data)):
                 if isinstance(item, float):
                     stopped.wait(item)
+                elif isinstance(item, bytes):
+                    router.send_multipart([identity, item])
                 else:
                     router.send_multipart([identity, encode(item)])
 

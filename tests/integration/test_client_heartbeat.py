@@ -63,7 +63,7 @@ def test_a_notification_in_parts_is_returned_whole(project: Path) -> None:
     # The daemon sends the parts of one notification at once; the pause between them
     # stands for a part that is still on its way when the client reads the first.
 
-    def script(message: Message) -> Sequence[Message | float]:
+    def script(message: Message) -> Sequence[Message | float | bytes]:
         if isinstance(message, Hello):
             return [welcome(message, project)]
         if isinstance(message, Watch):
@@ -87,14 +87,14 @@ def test_a_notification_in_parts_is_returned_whole(project: Path) -> None:
 def test_a_daemon_of_another_protocol_version_raises_version_mismatch(
     project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    def newer(message: Message) -> Sequence[Message | float]:
+    def newer(message: Message) -> Sequence[Message | float | bytes]:
         return (
             [welcome(message, project, protocol=PROTOCOL_VERSION + 1)]
             if isinstance(message, Hello)
             else answer_pings(message)
         )
 
-    def refusing(message: Message) -> Sequence[Message | float]:
+    def refusing(message: Message) -> Sequence[Message | float | bytes]:
         if isinstance(message, Hello):
             text = "this daemon speaks protocol 2; install the same reloadd version for both"
             return [Error(re=message.id, code=ErrorCode.VERSION_MISMATCH, message=text)]
