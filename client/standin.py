@@ -1,6 +1,8 @@
-"""``--socket`` while no child serves: answer the connections instead of leaving them hanging.
+"""A kept listening socket while no server serves: answer the connections instead of leaving them hanging.
 
-The kept socket stays open while the child is down, so the kernel keeps
+Shared by ``reloadd run --socket`` (:mod:`reloadd.client.run.supervisor`) and the
+Django integration (:mod:`reloadd.client.django.kept_socket`). The kept socket
+stays open while the server is down, so the kernel keeps
 accepting connections into its backlog. While the child restarts, that is the
 point (the next child answers them); but once a child has crashed or failed
 to start, nothing would answer them until the next change. Meanwhile a

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reloadd.client.run.standin import Outage, StandIn, classify
+from reloadd.client.standin import Outage, StandIn, classify
 from tests.net import listening_socket
 
 TIMEOUT = 10.0
