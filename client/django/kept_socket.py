@@ -217,5 +217,5 @@ def start_standin(exc: BaseException) -> None:
         return
     if _standin is None:
         _standin = StandIn([sock])
-        atexit.register(_standin.close)
+        atexit.register(_standin.stop, finish=True)  # answer what it accepted before exiting
     _standin.start(outage_of(exc, Path.cwd()))
