@@ -34,6 +34,7 @@ from typing import Any
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
+from reloadd.client.django.drain import Drain
 from reloadd.client.project_frames import describe
 from reloadd.client.standin import Outage, StandIn
 
@@ -178,6 +179,7 @@ def _server_bind(server: Any) -> None:
     if sock is not None and sock.family == server.address_family:
         server.socket.close()
         server.socket = sock
+        atexit.register(Drain(server).finish)  # a restart answers what this process accepted
     _django_server_bind(server)
 
 
