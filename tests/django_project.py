@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.net import free_port
@@ -30,6 +31,9 @@ RELOAD_TIMEOUT = 30.0
 """Seconds a reload (notification, restart, first page) may take."""
 
 STOP_TIMEOUT = 10.0
+
+REQUEST_TIMEOUT = 30.0
+"""Seconds one :func:`request` may wait for its answer (a restart included)."""
 
 VIEWS = """\
 import os
@@ -244,6 +248,31 @@ class DevServer:
             if not _group_alive(pgid, STOP_TIMEOUT):
                 break
         self.process.wait(STOP_TIMEOUT)
+
+
+@dataclass
+class Outcome:
+    """One request: its status and body, or how it failed."""
+
+    status: int = 0
+    body: str = ""
+    failure: str = ""
+    """``"refused"``, or the exception's class name; empty when answered."""
+
+
+def request(server: DevServer, path: str = "/") -> Outcome:
+    """GET ``path`` once, on a new connection."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=REQUEST_TIMEOUT)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return Outcome(response.status, response.read().decode(errors="replace"))
+    except ConnectionRefusedError:
+        return Outcome(failure="refused")
+    except (OSError, http.client.HTTPException) as exc:
+        return Outcome(failure=type(exc).__name__)
+    finally:
+        conn.close()
 
 
 def _group_alive(pgid: int, timeout: float) -> bool:

@@ -8,7 +8,6 @@ every 20 ms while the view is edited; every answer and every refusal is recorded
 
 from __future__ import annotations
 
-import http.client
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +19,11 @@ import pytest
 from tests.daemon_process import DaemonProcess
 from tests.django_project import (
     RELOAD_TIMEOUT,
+    REQUEST_TIMEOUT,
     DevServer,
+    Outcome,
     make_project,
+    request,
     server_environment,
     view_source,
 )
@@ -35,34 +37,6 @@ INTERVAL = 0.02
 RESAVE_INTERVAL = 1.5
 """Seconds between two saves of the view while the new page is not served (Django's
 StatReloader misses a save made before its first snapshot)."""
-
-REQUEST_TIMEOUT = 30.0
-"""Seconds one request may wait for its answer (a restart included)."""
-
-
-@dataclass
-class Outcome:
-    """One request: its status and body, or how it failed."""
-
-    status: int = 0
-    body: str = ""
-    failure: str = ""
-    """``"refused"``, or the exception's class name; empty when answered."""
-
-
-def request(server: DevServer, path: str = "/") -> Outcome:
-    """GET ``path`` once, on a new connection."""
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=REQUEST_TIMEOUT)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return Outcome(response.status, response.read().decode(errors="replace"))
-    except ConnectionRefusedError:
-        return Outcome(failure="refused")
-    except (OSError, http.client.HTTPException) as exc:
-        return Outcome(failure=type(exc).__name__)
-    finally:
-        conn.close()
 
 
 @dataclass
