@@ -65,6 +65,11 @@ class Drain:
         server.shutdown_request = tracked_shutdown_request
         server.RequestHandlerClass = Handler
 
+    @property
+    def finishing(self) -> bool:
+        """Whether :meth:`finish` has been called (nothing more is accepted)."""
+        return self._finishing
+
     def set_busy(self, connection: Any, busy: bool) -> None:
         """Mark ``connection`` as having a request in progress, or not."""
         with self._changed:
