@@ -169,6 +169,7 @@ def _parse(text: str) -> socket.socket | None:
         sock.detach()
         return None
     sock.setblocking(True)  # the flag is shared: a stand-in before may have cleared it
+    sock.set_inheritable(False)  # this process's own children do not get it (the parent keeps it)
     return sock
 
 
