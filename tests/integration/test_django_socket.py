@@ -194,3 +194,28 @@ def test_noreload_serves_from_the_runserver_process_itself(
     assert server.process is not None
     assert server.pid_of(body) == server.process.pid, "no reloader child: nothing changes"
     assert "reloadd:" not in server.log()
+
+
+@pytest.mark.parametrize("backend_name", ["builtin"])
+def test_an_app_that_fails_to_import_gets_the_503_page_with_reloadd_listed_first(
+    daemon: DaemonProcess, django_project: Path, start_server: Callable[..., DevServer]
+) -> None:
+    """As docs/django.md advises: listed first, the app loads before the broken one."""
+    settings = django_project / "mysite" / "settings.py"
+    settings.write_text(
+        settings.read_text().replace(
+            'INSTALLED_APPS += ["pages", "reloadd.client.django"]',
+            'INSTALLED_APPS.insert(0, "reloadd.client.django")\nINSTALLED_APPS += ["pages"]',
+        )
+    )
+    server = start_server(django_project)
+    server.wait_ready()
+    server.wait_for_log("Watching for file changes with DaemonReloader")
+    package = django_project / "pages" / "__init__.py"
+    with Firing(server) as firing:
+        package.write_text("VALUE = (\n")
+        assert firing.wait_for(lambda o: o.status == 503, RELOAD_TIMEOUT), server.log()
+        assert "pages/__init__.py:1: SyntaxError" in request(server).body
+        package.write_text("")
+        assert firing.wait_for(lambda o: o.status == 200, RELOAD_TIMEOUT), server.log()
+    assert not [o.failure for o in firing.outcomes if o.failure]
