@@ -19,7 +19,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench import burst, e2e_django, events, idle_cpu, import_time, latency, memory, setup_cost
+from bench import (
+    burst,
+    django_restart,
+    e2e_django,
+    events,
+    idle_cpu,
+    import_time,
+    latency,
+    memory,
+    setup_cost,
+)
 from bench.environment import BenchEnv
 from bench.machine import describe, load
 from bench.plan import FULL, QUICK, Plan
@@ -35,6 +45,7 @@ MEASURES: dict[str, Callable[[BenchEnv, Plan], list[Result]]] = {
     "burst": burst.run,
     "import": import_time.run,
     "e2e": e2e_django.run,
+    "restart": django_restart.run,
     "events": events.run,
 }
 

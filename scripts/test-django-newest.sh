@@ -34,5 +34,6 @@ quietly "installing reloadd" "$VENV/bin/python" -m pip install -e ".[test]"
 quietly "installing the newest Django" "$VENV/bin/python" -m pip install --upgrade django
 "$VENV/bin/python" -c 'import django, sys; print(f"test-django-newest: Django {django.__version__} on Python {sys.version.split()[0]}")'
 exec "$VENV/bin/python" -m pytest tests/integration/test_django.py tests/integration/test_django_contract.py \
-    tests/integration/test_django_lifecycle.py tests/unit/test_django_reloader.py \
+    tests/integration/test_django_lifecycle.py tests/integration/test_django_socket.py \
+    tests/unit/test_django_reloader.py \
     tests/unit/test_django_lifecycle.py "$@"

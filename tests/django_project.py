@@ -18,7 +18,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.net import free_port
@@ -30,6 +31,9 @@ RELOAD_TIMEOUT = 30.0
 """Seconds a reload (notification, restart, first page) may take."""
 
 STOP_TIMEOUT = 10.0
+
+REQUEST_TIMEOUT = 30.0
+"""Seconds one :func:`request` may wait for its answer (a restart included)."""
 
 VIEWS = """\
 import os
@@ -118,12 +122,23 @@ def server_environment(project: Path, **extra: str) -> dict[str, str]:
 
 
 class DevServer:
-    """``python manage.py runserver 127.0.0.1:PORT`` in ``project``, logging to ``log_path``."""
+    """``python manage.py runserver HOST:PORT [ARGS]`` in ``project``, logging to ``log_path``.
+
+    ``host`` is ``127.0.0.1`` unless given (``::1`` for IPv6, with ``args=["-6"]``).
+    """
 
     def __init__(
-        self, project: Path, log_path: Path, *, env: Mapping[str, str] | None = None
+        self,
+        project: Path,
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        args: Sequence[str] = (),
     ) -> None:
         self.project = project
+        self.host = host
+        self.args = list(args)
         self.port = free_port()
         self.log_path = log_path
         self.env = dict(env) if env is not None else server_environment(project)
@@ -132,14 +147,14 @@ class DevServer:
 
     @property
     def address(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return f"127.0.0.1:{self.port}"
+        """``HOST:PORT``, or ``[HOST]:PORT`` for an IPv6 host."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def start(self) -> DevServer:
         """Start the server (do not wait for it)."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", self.address],
+                [sys.executable, "manage.py", "runserver", self.address, *self.args],
                 cwd=self.project,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -233,6 +248,31 @@ class DevServer:
             if not _group_alive(pgid, STOP_TIMEOUT):
                 break
         self.process.wait(STOP_TIMEOUT)
+
+
+@dataclass
+class Outcome:
+    """One request: its status and body, or how it failed."""
+
+    status: int = 0
+    body: str = ""
+    failure: str = ""
+    """``"refused"``, or the exception's class name; empty when answered."""
+
+
+def request(server: DevServer, path: str = "/") -> Outcome:
+    """GET ``path`` once, on a new connection."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=REQUEST_TIMEOUT)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return Outcome(response.status, response.read().decode(errors="replace"))
+    except ConnectionRefusedError:
+        return Outcome(failure="refused")
+    except (OSError, http.client.HTTPException) as exc:
+        return Outcome(failure=type(exc).__name__)
+    finally:
+        conn.close()
 
 
 def _group_alive(pgid: int, timeout: float) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
+from reloadd.client.django import kept_socket
 from reloadd.client.django.lifecycle import install_ready_hook, uninstall_ready_hook
 from reloadd.client.django.reloader import DaemonReloader, warn
 from reloadd.protocol import ReloaddError
@@ -39,11 +40,17 @@ def install() -> bool:
     Does nothing in other processes (``RUN_MAIN`` is not ``true``) or when
     :data:`ENV_VAR` turns it off. Returns whether the daemon-backed
     ``get_reloader`` is in place. Safe to call more than once. Also has Django's
-    server say when it listens (:func:`~reloadd.client.django.lifecycle.install_ready_hook`).
+    server say when it listens (:func:`~reloadd.client.django.lifecycle.install_ready_hook`),
+    and keeps the listening socket across restarts (:mod:`~reloadd.client.django.kept_socket`):
+    bound once in the parent process, served on by each child.
     """
     global _django_get_reloader
-    if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true" or not enabled():
+    if not enabled():
         return False
+    if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
+        kept_socket.install_parent()
+        return False
+    kept_socket.install_child()
     if autoreload.get_reloader is not get_reloader:
         _django_get_reloader = autoreload.get_reloader
         autoreload.get_reloader = get_reloader
@@ -52,12 +59,13 @@ def install() -> bool:
 
 
 def uninstall() -> None:
-    """Put Django's ``get_reloader`` (and ``server_activate``) back."""
+    """Put Django's ``get_reloader`` (and ``server_activate``, ``run_with_reloader``, ``server_bind``) back."""
     global _django_get_reloader
     if _django_get_reloader is not None:
         autoreload.get_reloader = _django_get_reloader
         _django_get_reloader = None
     uninstall_ready_hook()
+    kept_socket.uninstall()
 
 
 def django_reloader() -> Any:

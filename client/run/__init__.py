@@ -14,7 +14,7 @@ The modules, one job each:
 * :mod:`~reloadd.client.run.no_files` — the warning for a command that reports no file.
 * :mod:`~reloadd.client.run.sockets` and ``listen_shim.py`` — ``--socket``: sockets
   bound once, handed to each child as fd 3, 4, ... (``LISTEN_FDS``/``LISTEN_PID``).
-* :mod:`~reloadd.client.run.standin` and :mod:`~reloadd.client.run.conflict` — ``--socket``
+* :mod:`~reloadd.client.standin` (shared with the Django integration) and :mod:`~reloadd.client.run.conflict` — ``--socket``
   while no child serves: a 503 page naming the error; a child that binds the held port.
 * :mod:`~reloadd.client.run.command` — the command checked before anything starts, and
   its exit status; :mod:`~reloadd.client.run.signals` and

@@ -37,8 +37,8 @@ from reloadd.client.run.options import RunError, RunOptions, describe_command
 from reloadd.client.run.reports import Crash, ReportSocket
 from reloadd.client.run.signals import SignalInbox
 from reloadd.client.run.sockets import SocketSpec, bind, shim_command
-from reloadd.client.run.standin import Outage, StandIn
 from reloadd.client.run.watcher import Changes, RestartRequested, Watcher, WatcherStopped
+from reloadd.client.standin import Outage, StandIn
 from reloadd.protocol import Role
 from reloadd.protocol.endpoint import find_project_root
 

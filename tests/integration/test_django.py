@@ -217,7 +217,10 @@ def test_a_syntax_error_in_a_view_is_watched_until_it_is_fixed(
     server = start_server(django_project)
     server.wait_for_log("SyntaxError")
     server.wait_for_log("Watching for file changes with DaemonReloader")
-    assert server.get("/") is None, "no page while the URLconf cannot be imported"
+    page = server.get("/")
+    assert page is not None
+    assert page[0] == 503, "the stand-in's page while the URLconf is broken"
+    assert "SyntaxError" in page[1]
     wait_registered(django_project, server, more_than=100)
     # views.py is in no module list but in Django's _error_files, so it is watched: fixing it
     # restarts the server (even if the fix comes before the next scan registers the file).

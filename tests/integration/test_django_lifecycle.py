@@ -111,6 +111,16 @@ def test_an_edit_goes_starting_then_ready_and_ready_serves_the_new_code(
     assert states.seen[-2:] == [(second.pid, ServerState.STARTING), (second.pid, ServerState.READY)]
 
 
+def assert_standin_page(server: DevServer, filename: str) -> None:
+    """While the URLconf cannot be imported, the kept socket answers with the 503 page."""
+    answer = server.get("/")
+    assert answer is not None
+    status, body = answer
+    assert status == 503
+    assert f"{filename}:" in body
+    assert "SyntaxError" in body
+
+
 def test_a_syntax_error_is_a_crash_until_the_fix_makes_it_ready(
     django_project: Path, server: DevServer, states: StateWatch
 ) -> None:
@@ -123,7 +133,7 @@ def test_a_syntax_error_is_a_crash_until_the_fix_makes_it_ready(
     error = crashed.last_error
     assert error is not None
     assert (error.type, error.file, error.line) == ("SyntaxError", str(views), line)
-    assert server.get("/") is None, "nothing serves while the URLconf cannot be imported"
+    assert_standin_page(server, "views.py")
     edit_view(django_project, "hello fixed ")
     fixed = states.wait_for_state(
         ServerState.READY, new_after=crashed.pid, check=server.check_running
@@ -141,7 +151,7 @@ def test_a_server_that_starts_broken_is_a_crash(
     crashed = states.wait_for_state(ServerState.CRASHED, check=server.check_running)
     assert crashed.last_error is not None
     assert (crashed.last_error.file, crashed.last_error.line) == (str(views), line)
-    assert server.get("/") is None
+    assert_standin_page(server, "views.py")
 
 
 def test_events_show_the_edit_then_starting_then_ready_with_its_duration(

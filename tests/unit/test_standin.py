@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from reloadd.client.run.standin import Outage, StandIn, classify
+from reloadd.client.standin import Outage, StandIn, classify
 from tests.net import listening_socket
 
 TIMEOUT = 10.0
@@ -78,6 +79,22 @@ def test_after_stop_connections_wait_for_the_next_server(
         accepted, _ = listener.accept()  # still in the backlog: the stand-in took nothing
         with accepted:
             assert accepted.recv(100).startswith(b"GET / HTTP/1.0")
+
+
+def test_stop_with_finish_answers_a_connection_it_had_accepted(
+    listener: socket.socket, standin: StandIn
+) -> None:
+    standin.start(OUTAGE)
+    with socket.create_connection(listener.getsockname()[:2], timeout=TIMEOUT) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the head is not complete yet
+        assert get(listener)[0] == 503  # accepted after the first (the backlog is in order)
+        stopping = threading.Thread(target=standin.stop, kwargs={"finish": True})
+        stopping.start()
+        client.sendall(b"\r\n")
+        assert client.recv(100).startswith(b"HTTP/1.1 503 ")
+        stopping.join(TIMEOUT)
+    assert not stopping.is_alive()
+    assert standin.answered == 2
 
 
 @pytest.mark.parametrize(

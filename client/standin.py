@@ -1,6 +1,8 @@
-"""``--socket`` while no child serves: answer the connections instead of leaving them hanging.
+"""A kept listening socket while no server serves: answer the connections instead of leaving them hanging.
 
-The kept socket stays open while the child is down, so the kernel keeps
+Shared by ``reloadd run --socket`` (:mod:`reloadd.client.run.supervisor`) and the
+Django integration (:mod:`reloadd.client.django.kept_socket`). The kept socket
+stays open while the server is down, so the kernel keeps
 accepting connections into its backlog. While the child restarts, that is the
 point (the next child answers them); but once a child has crashed or failed
 to start, nothing would answer them until the next change. Meanwhile a
@@ -110,6 +112,7 @@ class StandIn:
         """HTTP requests answered with the page so far."""
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._finish_open = False
         self._wakeup = Wakeup()
 
     @property
@@ -129,11 +132,16 @@ class StandIn:
         )
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop answering; on return the thread accepts nothing more."""
+    def stop(self, *, finish: bool = False) -> None:
+        """Stop answering; on return the thread accepts nothing more.
+
+        With ``finish``, the connections already accepted are answered (or closed
+        after :data:`READ_TIMEOUT`) first: for a process about to exit.
+        """
         thread, self._thread = self._thread, None
         if thread is None:
             return
+        self._finish_open = finish
         self._stop.set()
         self._wakeup.set()
         thread.join(STOP_TIMEOUT)
@@ -151,8 +159,17 @@ class StandIn:
             for listener in self.sockets:
                 listener.setblocking(False)
                 selector.register(listener, selectors.EVENT_READ, listener)
+            listening = True
             try:
-                while not self._stop.is_set():
+                while True:
+                    if self._stop.is_set():
+                        if listening:
+                            listening = False
+                            selector.unregister(self._wakeup)
+                            for listener in self.sockets:
+                                selector.unregister(listener)
+                        if not (self._finish_open and connections):
+                            break
                     timeout = min((c.deadline for c in connections.values()), default=None)
                     wait = None if timeout is None else max(0.0, timeout - time.monotonic())
                     for key, _ in selector.select(wait):
@@ -168,8 +185,9 @@ class StandIn:
             finally:
                 for conn in list(connections.values()):
                     self._finish(conn, selector, connections, None)
-                for listener in self.sockets:
-                    selector.unregister(listener)
+                if listening:
+                    for listener in self.sockets:
+                        selector.unregister(listener)
 
     def _accept(
         self,
