@@ -39,6 +39,10 @@ class DaemonProcess:
         self.pass_fds = tuple(pass_fds)
         self.backend = backend
         self.log_path = log_path
+        if backend == "watchman" and not watchman_sock:
+            # Without a socket, pywatchman's discovery starts a Watchman server of its own,
+            # which outlives the test: tests name their private one (tests/watchman_instance.py).
+            raise ValueError("a test's Watchman daemon needs watchman_sock (its private Watchman)")
         self.watchman_sock = watchman_sock
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -28,7 +28,12 @@ def test_the_state_is_reported_again_to_a_restarted_daemon(
         assert shown_state(project, "web") is ServerState.READY
         old_instance = web.daemon.instance
         daemon.kill()
-        again = DaemonProcess(project, backend=daemon.backend, log_path=tmp_path / "again.log")
+        again = DaemonProcess(
+            project,
+            backend=daemon.backend,
+            log_path=tmp_path / "again.log",
+            watchman_sock=daemon.watchman_sock,
+        )
         daemon_factory.append(again)
         again.start()
         deadline = time.monotonic() + RECONNECT_TIMEOUT
