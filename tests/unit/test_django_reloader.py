@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings  # type: ignore[import-untyped]
 from django.core.signals import request_finished  # type: ignore[import-untyped]
 from django.utils import autoreload  # type: ignore[import-untyped]
 
@@ -34,6 +35,11 @@ from reloadd.client.django import (
 )
 from reloadd.protocol import Crash, ErrorCode, ReloaddError, RequestRejected, ServerState
 from reloadd.protocol.globs import glob_matches
+
+if not settings.configured:
+    # These tests send Django's own signals (request_finished, file_changed); the receivers
+    # Django connects once its server or template modules are imported read settings.
+    settings.configure()
 
 
 class FakeClient:
