@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_process import DaemonProcess
+from tests.django_project import DevServer
 from tests.integration.batches import batches  # noqa: F401  (fixture for backend tests)
 from tests.integration.dev_server import runs, start_run  # noqa: F401  (dev-server fixtures)
 from tests.integration.netns import netns  # noqa: F401  (fixture for network tests)
@@ -55,3 +56,12 @@ def daemon(
     if watchman is not None:
         # Each Watchman watch holds one of the user's 128 inotify instances: give it back.
         watchman.delete_watches_below(tmp_path)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[DevServer]]:
+    """Django dev servers to stop after the test: each one's process group, by its pid."""
+    started: list[DevServer] = []
+    yield started
+    for server in started:
+        server.stop()

@@ -12,7 +12,7 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,15 +88,6 @@ class VersionMismatchedDaemon:
 def django_project(project: Path) -> Path:
     """A generated Django project with ``reloadd.client.django`` installed, in the daemon's root."""
     return make_project(project)
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[list[DevServer]]:
-    """A list to append started servers to; every one is stopped (by process group) after the test."""
-    started: list[DevServer] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

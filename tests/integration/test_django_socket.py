@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,15 +79,6 @@ class Firing:
 def django_project(project: Path) -> Path:
     """A generated Django project with ``reloadd.client.django`` installed, in the daemon's root."""
     return make_project(project)
-
-
-@pytest.fixture
-def servers() -> Iterator[list[DevServer]]:
-    """A list to append started servers to; every one is stopped (by process group) after the test."""
-    started: list[DevServer] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

@@ -84,26 +84,17 @@ class ContainedDjango(DevServer):
         return self
 
 
-@pytest.fixture
-def django_servers() -> Iterator[list[DevServer]]:
-    """Servers to stop after the test (by process group)."""
-    started: list[DevServer] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
 def test_django_runserver_reloads_through_a_tcp_daemon_with_a_path_map(
     project: Path,
     tcp_daemon: tuple[Path, dict[str, str]],
     tmp_path: Path,
-    django_servers: list[DevServer],
+    servers: list[DevServer],
 ) -> None:
     app, remote = tcp_daemon
     make_project(project)
     env = server_environment(app, **remote)
     server = ContainedDjango(project, app, tmp_path / "runserver.log", env)
-    django_servers.append(server.start())
+    servers.append(server.start())
     first = server.wait_ready()
     assert first.startswith("hello v1")
     server.wait_for_log("Watching for file changes with DaemonReloader")
