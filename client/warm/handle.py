@@ -38,6 +38,11 @@ MAX_MESSAGE = 64 * 1024 * 1024
 class TemplateFailed(ReloaddError):
     """The template cannot fork the next child; the message says why, in one line."""
 
+    def __init__(self, message: str, *, ended: bool = True) -> None:
+        super().__init__(message)
+        self.ended = ended
+        """False when it only did not answer in time (it may still be working)."""
+
 
 @dataclass(frozen=True)
 class Ready:
@@ -154,7 +159,9 @@ class TemplateHandle:
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TemplateFailed(f"the template did not answer within {timeout:.1f} s")
+                raise TemplateFailed(
+                    f"the template did not answer within {timeout:.1f} s", ended=False
+                )
             try:
                 readable, _, _ = select.select([self.socket], [], [], left)
                 chunk = self.socket.recv(1 << 20) if readable else None

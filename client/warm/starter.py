@@ -44,6 +44,9 @@ starter has been ready yet (after that, twice the last one's preload time, at le
 
 READY_WAIT_MIN = 0.5
 
+READY_WAIT_ENV = "RELOADD_WARM_READY_WAIT"
+"""Overrides ``READY_WAIT_FIRST`` (seconds), e.g. on a slow machine."""
+
 MAX_TEMPLATE_FAILURES = 3
 """Templates in a row that die or fail before forking, after which this starter stays cold."""
 
@@ -136,7 +139,7 @@ class WarmStarter:
                 self._say_once(f"starting cold: {why}")
             child = self._cold(listen_fds, pass_fds)
         self.learned.save()
-        if self.disabled is None and self.learned.modules:
+        if self.template is None and self.disabled is None and self.learned.modules:
             self._prepare(self.env)
         return child
 
@@ -165,6 +168,8 @@ class WarmStarter:
         try:
             ready = template.wait_ready(self._ready_wait())
         except TemplateFailed as exc:
+            if template.alive() and not exc.ended:
+                return "the template is still importing"  # kept: it serves the next restart
             return self._failed(str(exc))
         self._failures = 0
         self._last_preload = ready.seconds
@@ -221,6 +226,10 @@ class WarmStarter:
         return self.plan is None or _stat(self.plan.interpreter) != self._interpreter_stat
 
     def _ready_wait(self) -> float:
+        try:
+            return float(os.environ[READY_WAIT_ENV])
+        except (KeyError, ValueError):
+            pass
         if self._last_preload is None:
             return READY_WAIT_FIRST
         return max(READY_WAIT_MIN, 2 * self._last_preload)

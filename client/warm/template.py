@@ -91,6 +91,9 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     root, state = argv[2], argv[3]
     environ = dict(os.environ)
     cwd = os.getcwd()
+    sys.argv[:] = list(plan["argv"])  # what a module that reads it at import time would see
+    if hasattr(sys, "orig_argv"):
+        sys.orig_argv = list(plan["orig_argv"])
     handlers = {number: signal.getsignal(number) for number in signal.valid_signals()}
     if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.realpath(HERE):
         del sys.path[0]
