@@ -122,7 +122,9 @@ def run(plan: dict[str, Any]) -> None:
     except KeyboardInterrupt as exc:
         raise exc.with_traceback(_without_own_frames(exc.__traceback__)) from None
     except BaseException as exc:  # noqa: BLE001 (the interpreter's own top level)
-        sys.excepthook(type(exc), exc, _without_own_frames(exc.__traceback__))
+        # The default hook prints the exception's own traceback, not the one it is given.
+        exc.with_traceback(_without_own_frames(exc.__traceback__))
+        sys.excepthook(type(exc), exc, exc.__traceback__)
         sys.exit(1)
 
 

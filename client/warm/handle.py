@@ -134,7 +134,7 @@ class TemplateHandle:
                 [request.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())]
             )
         except OSError as exc:
-            raise TemplateFailed(f"the template cannot be reached ({exc.strerror})") from None
+            raise self._unreachable(exc, "forked") from None
         answer = self._read(timeout, "forked")
         if answer.get("kind") == "error":
             raise TemplateFailed(str(answer.get("reason", "the template refused to fork")))
@@ -166,10 +166,11 @@ class TemplateHandle:
                 readable, _, _ = select.select([self.socket], [], [], left)
                 chunk = self.socket.recv(1 << 20) if readable else None
             except OSError as exc:
-                raise TemplateFailed(f"the template cannot be reached ({exc.strerror})") from None
+                raise self._unreachable(exc, what) from None
             if chunk == b"":
-                code = _exit_status(self.process)
-                raise TemplateFailed(f"the template {code} before it was {what}")
+                raise TemplateFailed(
+                    f"the template {_exit_status(self.process)} before it was {what}"
+                )
             if chunk:
                 self._buffer += chunk
                 if len(self._buffer) > MAX_MESSAGE:
@@ -182,6 +183,12 @@ class TemplateHandle:
         if not isinstance(message, dict):
             raise TemplateFailed("the template sent an unexpected message")
         return message
+
+    def _unreachable(self, error: OSError, what: str) -> TemplateFailed:
+        ended = _exit_status(self.process)
+        if ended != "closed its socket":
+            return TemplateFailed(f"the template {ended} before it was {what}")
+        return TemplateFailed(f"the template cannot be reached ({error.strerror or error})")
 
 
 def _exit_status(process: subprocess.Popen[bytes]) -> str:

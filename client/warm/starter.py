@@ -129,9 +129,10 @@ class WarmStarter:
                 self.disabled = plan.reason
         child: StartedChild | None = None
         first, self._first = self._first, False
+        quiet = first and self.template is None  # the first start is cold: nothing to say
         why = self.disabled or self._why_not_ready()
-        if first and self.template is None and self.disabled is None:
-            why = ""  # the first start is cold: nothing to say
+        if quiet and self.disabled is None:
+            why = ""
         if why is None:
             child, why = self._fork(listen_fds, pass_fds)
         if child is None:

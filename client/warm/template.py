@@ -110,14 +110,12 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     modules, skip = learned(state)
     preload = preload_module.Preload(root, skip)
     preload.run(modules)
-    files = preload.files()
-    changed = preload.written_meanwhile(files)
-    spoiled = preload.spoiled or (changed and f"{changed} was written while the template started")
+    spoiled = preload.spoiled
     _send(
         control,
         {
             "kind": "ready",
-            "files": files,
+            "files": preload.stats,
             "skipped": preload.skipped,
             "spoiled": spoiled,
             "imported": preload.imported,
