@@ -95,6 +95,7 @@ def become_child(
         os.environ["LISTEN_FDS"] = str(listen)
         os.environ["LISTEN_PID"] = str(os.getpid())
     os.chdir(cwd)
+    set_command_line(list(plan["orig_argv"]))
     sys.argv[:] = list(plan["argv"])
     if hasattr(sys, "orig_argv"):
         sys.orig_argv = list(plan["orig_argv"])
@@ -106,6 +107,24 @@ def become_child(
     if finder is not None:
         sys.meta_path.insert(0, finder)
         finder.forked_as_main()
+
+
+def set_command_line(argv: list[str]) -> bool:
+    """Show ``argv`` as this process's command line (``ps``, ``/proc/PID/cmdline``), over the
+    template's own, which is longer; False if it cannot (no ``/proc``, or too long)."""
+    wanted = b"\0".join(os.fsencode(arg) for arg in argv) + b"\0"
+    try:
+        with open("/proc/self/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        if len(wanted) > end - start:
+            return False
+        with open("/proc/self/mem", "r+b", buffering=0) as memory:
+            memory.seek(start)
+            memory.write(wanted.ljust(end - start, b"\0"))
+    except (OSError, IndexError, ValueError):
+        return False
+    return True
 
 
 def run(plan: dict[str, Any]) -> None:

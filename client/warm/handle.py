@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reloadd.client.run.child_hook import TEMPLATE_ENV
 from reloadd.client.warm.plan import Plan
 from reloadd.protocol import ReloaddError
 
@@ -100,7 +101,7 @@ class TemplateHandle:
                     str(root),
                     str(learned),
                 ],
-                env=self.env,
+                env={**self.env, TEMPLATE_ENV: "1"},
                 cwd=str(cwd),
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,  # never in the terminal's foreground group (Ctrl+C)

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+TEMPLATE_ENV = "RELOADD_WARM_TEMPLATE"
+"""Marks the template's environment for ``reloadd run``'s hook (``child_hook.TEMPLATE_ENV``)."""
+
 MAX_FDS = 64
 """Most descriptors one fork request may carry."""
 
@@ -89,6 +92,7 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     control = socket.socket(fileno=int(argv[0]))
     plan = json.loads(argv[1])
     root, state = argv[2], argv[3]
+    os.environ.pop(TEMPLATE_ENV, None)  # only the template's, never its fork's
     environ = dict(os.environ)
     cwd = os.getcwd()
     sys.argv[:] = list(plan["argv"])  # what a module that reads it at import time would see

@@ -48,6 +48,7 @@ state = {
     "sid": os.getsid(0),
     "argv": sys.argv,
     "orig_argv": getattr(sys, "orig_argv", None),
+    "cmdline": open("/proc/self/cmdline", "rb").read().rstrip(b"\\0").decode().split("\\0"),
     "name": __name__,
     "file": __file__,
     "main_is_this": sys.modules["__main__"].__dict__ is globals(),
@@ -221,7 +222,7 @@ def test_a_forked_child_looks_like_a_fresh_run(
     assert len({warm["random"], again["random"], cold["random"]}) == 3
     assert len({warm["uuid"], again["uuid"], cold["uuid"]}) == 3
     # Everything else as a fresh run has it.
-    same = ("argv", "orig_argv", "name", "file", "main_is_this", "spec", "cached", "loader",
+    same = ("argv", "orig_argv", "cmdline", "name", "file", "main_is_this", "spec", "cached", "loader",
             "cwd", "path0", "fds", "mask", "handlers", "env")  # fmt: skip
     for key in same:
         assert warm[key] == cold[key], key
