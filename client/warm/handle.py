@@ -88,6 +88,8 @@ class TemplateHandle:
         self.env = dict(env)
         self.started = time.monotonic()
         self.ready: Ready | None = None
+        self.waited = False
+        """A restart already waited for it to be ready, in vain."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._buffer = b""
         try:

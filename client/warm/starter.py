@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -46,6 +47,9 @@ READY_WAIT_MIN = 0.5
 
 READY_WAIT_ENV = "RELOADD_WARM_READY_WAIT"
 """Overrides ``READY_WAIT_FIRST`` (seconds), e.g. on a slow machine."""
+
+HUNG_AFTER = 60.0
+"""Seconds after which a template that is still importing is given up (an import hangs)."""
 
 MAX_TEMPLATE_FAILURES = 3
 """Templates in a row that die or fail before forking, after which this starter stays cold."""
@@ -167,10 +171,14 @@ class WarmStarter:
             self._drop()
             return "the interpreter changed"
         try:
-            ready = template.wait_ready(self._ready_wait())
+            ready = template.wait_ready(0.0 if template.waited else self._ready_wait())
         except TemplateFailed as exc:
             if template.alive() and not exc.ended:
-                return "the template is still importing"  # kept: it serves the next restart
+                template.waited = True  # a restart waits for one template once, not at each
+                age = time.monotonic() - template.started
+                if age < HUNG_AFTER:
+                    return "the template is still importing"  # kept for the next restart
+                exc = TemplateFailed(f"the template did not finish importing in {age:.0f} s")
             return self._failed(str(exc))
         self._failures = 0
         self._last_preload = ready.seconds

@@ -167,7 +167,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
 
 
 def make_starter(
-    project: Project, starters: list[WarmStarter], said: list[str], **env: str
+    project: Project, starters: list[WarmStarter], said: list[str], *extra: str, **env: str
 ) -> WarmStarter:
     """A starter for the probe, which has learned its modules and prepares a template."""
     starter = WarmStarter(
@@ -181,6 +181,7 @@ def make_starter(
     starters.append(starter)
     assert starter.disabled is None, starter.disabled
     starter.learn(["json", "decimal", "uuid", "thirdparty", "greeting", "threaded", "uses_project"])
+    starter.learn(extra)
     starter.child_ready()
     return starter
 
@@ -479,3 +480,29 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
     except OSError:
         return ""
+
+
+def test_a_template_stuck_in_an_import_is_waited_for_once_then_given_up(
+    project: Project,
+    starters: list[WarmStarter],
+    children: list[StartedChild],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (project.lib / "hangs.py").write_text("import time\ntime.sleep(3600)\n")
+    monkeypatch.setenv("RELOADD_WARM_READY_WAIT", "0.5")
+    monkeypatch.setattr("reloadd.client.warm.starter.HUNG_AFTER", 2.0)
+    said: list[str] = []
+    starter = make_starter(project, starters, said, "hangs")
+    assert starter.template is not None
+    stuck = starter.template
+    for _ in range(2):  # waited for once, kept, then not waited for again
+        child = start(starter, children, warm=False)
+        assert child.wait(WAIT) == 0
+        assert starter.template is stuck
+    assert said == ["starting cold: the template is still importing"]
+    while time.monotonic() - stuck.started < 2.0:
+        time.sleep(0.05)
+    child = start(starter, children, warm=False)
+    assert child.wait(WAIT) == 0
+    assert re.fullmatch(r"starting cold: the template did not finish importing in \d s", said[-1])
+    assert not stuck.alive()
