@@ -9,7 +9,8 @@ sets:
   keep their number, and every other descriptor is closed;
 * the environment the template started with (``LISTEN_FDS``/``LISTEN_PID`` = this pid
   when sockets are handed over), the working folder, ``sys.argv``, ``sys.orig_argv``;
-* the signal mask (empty) and each signal's handler as the interpreter had it at start;
+* the signal mask and each signal's handler as the template had them at start (the
+  supervisor's mask, inherited as by a cold child; the interpreter's handlers);
 * a fresh ``__main__`` module; ``random`` reseeded (CPython's own fork hooks reseed it
   too, and ``os.urandom``, ``secrets`` and ``uuid.uuid4`` read the kernel's entropy at
   each call);
@@ -74,13 +75,14 @@ def become_child(
     environ: dict[str, str],
     cwd: str,
     handlers: dict[int, Any],
+    mask: set[signal.Signals] | None = None,
 ) -> None:
     """Turn this fork into the command's fresh process (see the module's docstring)."""
     finder = _hook_finder()
     if finder is not None:
         finder.reporter.disconnect()  # its descriptor is about to be closed
     place_descriptors(received, [0, 1, 2, *range(3, 3 + listen), *passed])
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask or set())
     for number, handler in handlers.items():
         if signal.getsignal(number) is not handler and handler is not None:
             try:

@@ -99,6 +99,7 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     if hasattr(sys, "orig_argv"):
         sys.orig_argv = list(plan["orig_argv"])
     handlers = {number: signal.getsignal(number) for number in signal.valid_signals()}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the supervisor's, inherited
     if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.realpath(HERE):
         del sys.path[0]
     path0 = child_path0(plan)
@@ -150,6 +151,7 @@ def main(argv: list[str]) -> Callable[[], None] | None:
                 environ=environ,
                 cwd=cwd,
                 handlers=handlers,
+                mask=mask,
             )
             return lambda: fresh.run(plan)
         os._exit(0)

@@ -52,7 +52,7 @@ state = {
     "name": __name__,
     "file": __file__,
     "main_is_this": sys.modules["__main__"].__dict__ is globals(),
-    "spec": repr(__spec__),
+    "spec": None if __spec__ is None else [__spec__.name, __spec__.origin, type(__spec__.loader).__name__],
     "cached": __cached__,
     "loader": type(__loader__).__name__,
     "cwd": os.getcwd(),
@@ -199,9 +199,11 @@ def start(
 # -- the tests ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("how", [["probe.py", "first", "--second"], ["-m", "probe", "first"]])
 def test_a_forked_child_looks_like_a_fresh_run(
-    project: Project, starters: list[WarmStarter], children: list[StartedChild]
+    project: Project, starters: list[WarmStarter], children: list[StartedChild], how: list[str]
 ) -> None:
+    project.command = [sys.executable, *how]
     _, _, cold = project.cold()
     said: list[str] = []
     starter = make_starter(project, starters, said)
@@ -227,8 +229,9 @@ def test_a_forked_child_looks_like_a_fresh_run(
             "cwd", "path0", "fds", "mask", "handlers", "env")  # fmt: skip
     for key in same:
         assert warm[key] == cold[key], key
-    assert warm["argv"] == ["probe.py", "first", "--second"]
+    assert warm["argv"][1:] == (how[2:] if how[0] == "-m" else how[1:])
     assert warm["file"] == str(project.root / "probe.py")
+    assert warm["name"] == "__main__"
     assert warm["fds"] == [0, 1, 2, 3]  # 3: the probe's own listing of /proc/self/fd
     assert said == []
 
