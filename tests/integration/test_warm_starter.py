@@ -509,3 +509,27 @@ def test_a_template_stuck_in_an_import_is_waited_for_once_then_given_up(
     assert child.wait(WAIT) == 0
     assert re.fullmatch(r"starting cold: the template did not finish importing in \d s", said[-1])
     assert not stuck.alive()
+
+
+def test_what_a_forked_child_leaves_behind_is_reaped_not_left_a_zombie(
+    project: Project, starters: list[WarmStarter], children: list[StartedChild]
+) -> None:
+    # The child starts a grandchild in its group and exits: the grandchild is adopted by this
+    # (subreaper) process when the child is gone; stopping the group must not leave a zombie.
+    (project.root / "probe.py").write_text(
+        "import subprocess\nimport greeting, thirdparty\n"
+        "grandchild = subprocess.Popen(['sleep', '60'])\n"
+        "open(f'grandchild-{grandchild.pid}', 'w').close()\n"
+    )
+    starter = make_starter(project, starters, [])
+    child = start(starter, children, warm=True)
+    assert child.wait(WAIT) == 0
+    (marker,) = project.root.glob("grandchild-*")
+    grandchild = int(marker.name.split("-")[1])
+    assert _alive(grandchild)
+    os.killpg(child.pid, signal.SIGKILL)
+    deadline = time.monotonic() + WAIT
+    while Path(f"/proc/{grandchild}").exists():
+        assert time.monotonic() < deadline, "the grandchild was left a zombie"
+        child.poll()  # what the supervisor does while it waits for the group to be gone
+        time.sleep(0.01)
