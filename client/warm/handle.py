@@ -53,6 +53,9 @@ class Ready:
     """Each module file it imported: ``(mtime_ns, size)`` when it did."""
     skipped: dict[str, str] = field(default_factory=dict)
     spoiled: str | None = None
+    """Why it must not fork, if it must not."""
+    spoiled_by: str | None = None
+    """The module whose import spoiled it (left out from now on), if one did."""
     imported: int = 0
     seconds: float = 0.0
 
@@ -61,11 +64,12 @@ class Ready:
         """From the decoded line; :class:`TemplateFailed` if it is not a ready message."""
         try:
             files = {str(p): (int(m), int(s)) for p, (m, s) in dict(message["files"]).items()}
-            spoiled = message.get("spoiled")
+            spoiled, spoiled_by = message.get("spoiled"), message.get("spoiled_by")
             return cls(
                 files,
                 {str(k): str(v) for k, v in dict(message.get("skipped", {})).items()},
                 None if spoiled is None else str(spoiled),
+                None if spoiled_by is None else str(spoiled_by),
                 int(message.get("imported", 0)),
                 float(message.get("seconds", 0.0)),
             )

@@ -151,6 +151,8 @@ class Preload:
         """Modules left out this time for a reason worth remembering: name → reason."""
         self.spoiled: str | None = None
         """Why this template must not fork (it holds state a fresh run would not have)."""
+        self.spoiled_by: str | None = None
+        """The module whose import spoiled it, if one did."""
         self.imported = 0
         self.started = time.time()
         self.stats: dict[str, tuple[int, int]] = {}
@@ -198,6 +200,7 @@ class Preload:
         if guard.refused is not None:
             self.skipped[name] = f"imports the project module {guard.refused}"
             self.spoiled = f"{name} tried to import the project module {guard.refused}"
+            self.spoiled_by = name
             return
         after = _state()
         for index, change in enumerate(_CHANGES):
@@ -206,6 +209,7 @@ class Preload:
             if before[index] != after[index]:
                 self.skipped[name] = change
                 self.spoiled = f"importing {name} {change}"
+                self.spoiled_by = name
                 return
 
     def _record(self, known: set[str], began: float) -> None:

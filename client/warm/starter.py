@@ -89,14 +89,26 @@ class WarmStarter:
         self._failures = 0
         self._first = True
         self._last_preload: float | None = None
-        self.disabled: str | None = None
-        """Why this starter only starts cold, if it does."""
+        self._gave_up: str | None = None
+        self._not_python: str | None = None
+        self._subreaper: str | None = None
+        self.plan: Plan | None = None
+        self._make_plan()
+
+    def _make_plan(self) -> None:
+        """The plan for the command in the current environment (a subreaper once there is one)."""
         plan = plan_for(self.command, env=self.env, cwd=self.cwd)
         if isinstance(plan, NotWarm):
-            self.disabled = plan.reason
-        else:
-            self.disabled = become_subreaper()
-        self.plan = plan if isinstance(plan, Plan) else None
+            self.plan, self._not_python = None, plan.reason
+            return
+        if self.plan is None and self._subreaper is None:
+            self._subreaper = become_subreaper() or ""
+        self.plan, self._not_python = plan, None
+
+    @property
+    def disabled(self) -> str | None:
+        """Why this starter only starts cold, if it does."""
+        return self._not_python or self._subreaper or self._gave_up
 
     # -- the public interface -------------------------------------------------------------------
 
@@ -127,10 +139,7 @@ class WarmStarter:
         """
         if env is not None and dict(env) != self.env:
             self.env = dict(env)
-            plan = plan_for(self.command, env=self.env, cwd=self.cwd)
-            self.plan = plan if isinstance(plan, Plan) else None
-            if isinstance(plan, NotWarm):
-                self.disabled = plan.reason
+            self._make_plan()
         child: StartedChild | None = None
         first, self._first = self._first, False
         quiet = first and self.template is None  # the first start is cold: nothing to say
@@ -185,7 +194,8 @@ class WarmStarter:
         self.learned.leave_out(ready.skipped)
         if ready.spoiled:
             self._drop()
-            return f"the template cannot be used: {ready.spoiled}; it is left out from now on"
+            left_out = f"; {ready.spoiled_by} is left out from now on" if ready.spoiled_by else ""
+            return f"the template cannot be used: {ready.spoiled}{left_out}"
         stale = _first_changed(ready.files)
         if stale is not None:
             self._drop()
@@ -210,7 +220,7 @@ class WarmStarter:
         self._drop()
         self._failures += 1
         if self._failures >= MAX_TEMPLATE_FAILURES:
-            self.disabled = f"{MAX_TEMPLATE_FAILURES} templates in a row failed (the last: {why})"
+            self._gave_up = f"{MAX_TEMPLATE_FAILURES} templates in a row failed (the last: {why})"
         return why
 
     def _prepare(self, env: Mapping[str, str]) -> None:
@@ -224,7 +234,7 @@ class WarmStarter:
             )
             self._interpreter_stat = _stat(self.plan.interpreter)
         except OSError as exc:
-            self.disabled = f"the template cannot start ({exc.strerror or exc})"
+            self._gave_up = f"the template cannot start ({exc.strerror or exc})"
 
     def _drop(self) -> None:
         if self.template is not None:

@@ -123,6 +123,7 @@ def main(argv: list[str]) -> Callable[[], None] | None:
             "files": preload.stats,
             "skipped": preload.skipped,
             "spoiled": spoiled,
+            "spoiled_by": preload.spoiled_by,
             "imported": preload.imported,
             "seconds": round(time.time() - preload.started, 3),
         },

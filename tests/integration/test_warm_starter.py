@@ -346,7 +346,7 @@ def test_a_module_that_starts_a_thread_spoils_the_template_once_then_is_left_out
     assert child.wait(WAIT) == 0
     assert said == [
         "starting cold: the template cannot be used: importing threaded started a thread; "
-        "it is left out from now on"
+        "threaded is left out from now on"
     ]
     child = start(starter, children, warm=True)
     assert child.wait(WAIT) == 0
