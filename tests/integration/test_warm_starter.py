@@ -533,3 +533,33 @@ def test_what_a_forked_child_leaves_behind_is_reaped_not_left_a_zombie(
         assert time.monotonic() < deadline, "the grandchild was left a zombie"
         child.poll()  # what the supervisor does while it waits for the group to be gone
         time.sleep(0.01)
+
+
+def test_a_python_that_cannot_run_the_template_starts_cold_then_gives_up(
+    project: Project,
+    tmp_path: Path,
+    starters: list[WarmStarter],
+    children: list[StartedChild],
+) -> None:
+    # A "python" that runs programs but dies on the template (as a too old Python would).
+    fake = tmp_path / "bin" / "python-old"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in */template.py) echo "too old for the template" >&2; exit 3;; esac\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    fake.chmod(0o755)
+    project.command = [str(fake), "probe.py"]
+    said: list[str] = []
+    starter = make_starter(project, starters, said)
+    for _ in range(4):
+        child = start(starter, children, warm=False)
+        assert child.wait(WAIT) == 0
+        assert project.probe(child.pid)["greeting"][0] == "hello"
+    assert said == [
+        "starting cold: the template exited with code 3 before it was ready",
+        "starting cold: 3 templates in a row failed (the last: the template exited with code 3 "
+        "before it was ready)",
+    ]
+    assert starter.template is None
