@@ -563,3 +563,35 @@ def test_a_python_that_cannot_run_the_template_starts_cold_then_gives_up(
         "before it was ready)",
     ]
     assert starter.template is None
+
+
+def test_a_virtualenv_inside_the_project_is_third_party_and_an_install_into_it_is_seen(
+    project: Project, starters: list[WarmStarter], children: list[StartedChild]
+) -> None:
+    venv = project.root / ".venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    python = venv / "bin" / "python"
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(python), "-c", code], text=True).strip())
+    (project.lib / "thirdparty.py").unlink()
+    project.write_module("thirdparty", "installed v1", folder=site)
+    project.env.pop("PYTHONPATH")
+    project.command = [str(python), "probe.py"]
+    said: list[str] = []
+    starter = make_starter(project, starters, said)
+    child = start(starter, children, warm=True)
+    assert child.wait(WAIT) == 0
+    state = project.probe(child.pid)
+    assert state["thirdparty"] == ["installed v1", _not(child.pid)]  # preloaded, under the root
+    assert state["greeting"] == ["hello", child.pid]
+    _wait_template_ready(starter)
+    project.write_module("thirdparty", "installed v2", folder=site)  # as pip would
+    child = start(starter, children, warm=False)
+    assert child.wait(WAIT) == 0
+    assert project.probe(child.pid)["thirdparty"][0] == "installed v2"
+    assert said == [
+        f"starting cold: {(site / 'thirdparty.py').relative_to(project.root)} changed since "
+        "the template imported it"
+    ]
