@@ -157,10 +157,37 @@ def _run_file(path: str) -> None:
     main.__dict__["__cached__"] = None
     main.__loader__ = SourceFileLoader("__main__", path)
     main.__spec__ = None
-    with open(path, "rb") as file:
-        source = file.read()
+    try:
+        with open(path, "rb") as file:
+            source = file.read()
+    except OSError as exc:  # gone since the template started: as the interpreter says it
+        print(
+            f"{sys.executable}: can't open file {path!r}: [Errno {exc.errno}] {exc.strerror}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     code = compile(source, path, "exec", dont_inherit=True)
     exec(code, main.__dict__)
+
+
+def exec_cold(
+    plan: dict[str, Any], environ: dict[str, str], listen: int, error: BaseException
+) -> None:
+    """The last resort of a fork that could not make itself the command: say so, and ``exec``
+    the command (a cold start in the same process, which the supervisor already waits for)."""
+    try:
+        print(
+            f"reloadd: the forked child could not be prepared ({error!r}); "
+            "starting the command afresh",
+            file=sys.stderr,
+            flush=True,
+        )
+        env = dict(environ)
+        if listen:
+            env["LISTEN_FDS"], env["LISTEN_PID"] = str(listen), str(os.getpid())
+        os.execve(plan["interpreter"], list(plan["orig_argv"]), env)
+    finally:
+        os._exit(127)
 
 
 def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:

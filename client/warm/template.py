@@ -144,16 +144,19 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     if middle == 0:
         if _middle(reader, writer):  # True only in the grandchild
             control.close()
-            fresh.become_child(
-                plan,
-                received=fds,
-                listen=listen,
-                passed=passed,
-                environ=environ,
-                cwd=cwd,
-                handlers=handlers,
-                mask=mask,
-            )
+            try:
+                fresh.become_child(
+                    plan,
+                    received=fds,
+                    listen=listen,
+                    passed=passed,
+                    environ=environ,
+                    cwd=cwd,
+                    handlers=handlers,
+                    mask=mask,
+                )
+            except BaseException as exc:  # noqa: BLE001 (never run the command half-prepared)
+                fresh.exec_cold(plan, environ, listen, exc)
             return lambda: fresh.run(plan)
         os._exit(0)
     os.close(writer)

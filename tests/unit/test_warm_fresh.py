@@ -63,3 +63,20 @@ def test_a_command_line_longer_than_the_templates_is_left_alone() -> None:
         "print(json.dumps([done, open('/proc/self/cmdline', 'rb').read().count(b'x' * 1000)]))\n"
     )
     assert seen == [False, 0]
+
+
+def test_a_fork_that_cannot_prepare_itself_runs_the_command_afresh() -> None:
+    body = (
+        "plan = {'interpreter': sys.executable, "
+        "'orig_argv': ['python', '-c', 'import os, json; print(json.dumps(os.environ[\"X\"]))']}\n"
+        "fresh.exec_cold(plan, {'X': 'from the template'}, 0, OSError('no'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(fresh=str(FRESH), body=body)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert json.loads(done.stdout) == "from the template"
+    assert "could not be prepared (OSError('no')); starting the command afresh" in done.stderr
