@@ -32,6 +32,10 @@ FORK_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
 """Seconds a template has to exit after SIGTERM before it is SIGKILLed."""
 
+MAX_FDS = 64
+"""Most descriptors one fork request carries (the template's ``MAX_FDS``, which must agree):
+with more to hand over, the start is cold."""
+
 MAX_MESSAGE = 64 * 1024 * 1024
 """Largest line a template may send (its ready message lists every preloaded file)."""
 
@@ -136,6 +140,8 @@ class TemplateHandle:
         """Ask for the next child; its pid (the child is then this process's own)."""
         request = json.dumps({"kind": "fork", "listen": len(listen_fds), "passed": list(pass_fds)})
         fds = array.array("i", [0, 1, 2, *listen_fds, *pass_fds])
+        if len(fds) > MAX_FDS:
+            raise TemplateFailed(f"more than {MAX_FDS} descriptors to hand over", ended=False)
         try:
             self.socket.sendmsg(
                 [request.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())]

@@ -212,7 +212,7 @@ class WarmStarter:
             pid = template.fork(listen_fds=listen_fds, pass_fds=pass_fds)
         except TemplateFailed as exc:
             template.stop()
-            return None, self._failed(str(exc))
+            return None, self._failed(str(exc)) if exc.ended else str(exc)
         template.stop()
         return StartedChild(pid, warm=True), ""
 
