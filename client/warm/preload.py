@@ -14,9 +14,9 @@ when:
 * its import tries to import a project module (a meta-path finder refuses it; a library
   that catches that ``ImportError`` would have seen the project's module in a fresh run,
   so the template is spoiled: :attr:`Preload.spoiled`);
-* it starts a thread, opens a file descriptor, installs a signal handler, changes the
-  working folder, ``sys.path`` or the environment (state a fresh run would not have
-  before its own code starts; the template is spoiled too);
+* it starts a thread or a process, opens a file descriptor, installs a signal handler,
+  changes the working folder, ``sys.path`` or the environment (state a fresh run would
+  not have before its own code starts; the template is spoiled too);
 * its parent package was left out, or is the project's.
 """
 
@@ -106,9 +106,9 @@ class ProjectGuard:
         return any(is_project_file(place, self.root, self.third_party) for place in places)
 
 
-def _state() -> tuple[int, frozenset[str], tuple[Any, ...], str, tuple[str, ...], dict[str, str]]:
+def _state() -> tuple[Any, ...]:
     """What an import must not change: threads, descriptors, signal handlers, working folder,
-    ``sys.path``, environment."""
+    ``sys.path``, environment, child processes."""
     try:
         threads = len(os.listdir("/proc/self/task"))
         fds = frozenset(os.listdir("/proc/self/fd"))
@@ -117,7 +117,12 @@ def _state() -> tuple[int, frozenset[str], tuple[Any, ...], str, tuple[str, ...]
 
         threads, fds = _thread._count() + 1, frozenset()
     handlers = tuple(signal.getsignal(number) for number in sorted(signal.valid_signals()))
-    return threads, fds, handlers, os.getcwd(), tuple(sys.path), dict(os.environ)
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as file:
+            children = file.read().split()
+    except OSError:
+        children = []
+    return threads, fds, handlers, os.getcwd(), tuple(sys.path), dict(os.environ), children
 
 
 _CHANGES = (
@@ -127,6 +132,7 @@ _CHANGES = (
     "changed the working folder",
     "changed sys.path",
     "changed the environment",
+    "started a process",
 )
 
 

@@ -595,3 +595,38 @@ def test_a_virtualenv_inside_the_project_is_third_party_and_an_install_into_it_i
         f"starting cold: {(site / 'thirdparty.py').relative_to(project.root)} changed since "
         "the template imported it"
     ]
+
+
+def test_a_module_that_starts_a_process_at_import_spoils_the_template_once(
+    project: Project, starters: list[WarmStarter], children: list[StartedChild]
+) -> None:
+    (project.lib / "spawns.py").write_text(
+        "import os, subprocess\nIMPORTED_BY = os.getpid()\n"
+        "helper = subprocess.Popen(['sleep', '60'])\n"
+        "open(f'helper-{helper.pid}', 'w').close()\n"
+    )
+    said: list[str] = []
+    starter = make_starter(project, starters, said, "spawns")
+    try:
+        child = start(starter, children, warm=False)
+        assert child.wait(WAIT) == 0
+        assert said == [
+            "starting cold: the template cannot be used: importing spawns started a process; "
+            "spawns is left out from now on"
+        ]
+        child = start(starter, children, warm=True)
+        assert child.wait(WAIT) == 0
+    finally:
+        for marker in project.root.glob("helper-*"):
+            pid = int(marker.name.split("-")[1])
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            if _alive(pid) or Path(f"/proc/{pid}").exists():
+                try:
+                    os.waitpid(
+                        pid, 0
+                    )  # adopted by this process (a subreaper) once the template went
+                except ChildProcessError:
+                    pass
