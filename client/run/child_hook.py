@@ -366,6 +366,8 @@ class ImportReporter:
         self.reporter.reconnect()
         self._main_reported = False
         self.scan()
+        if os.environ.get("LISTEN_FDS") and not _bind_reported:
+            report_bind_conflicts(self.reporter)  # as install() does under --socket
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         """Find the spec with the finders that follow this one; report its file."""
@@ -413,9 +415,11 @@ class ImportReporter:
 def report_bind_conflicts(reporter: Reporter) -> None:
     """Wrap ``socket.socket.bind`` to report a port found in use (only under ``--socket``,
     where ``LISTEN_FDS`` is set: the ``socket`` import is paid there only)."""
+    global _bind_reported
     import errno
     import socket
 
+    _bind_reported = True
     original = socket.socket.bind
 
     def bind(self: socket.socket, address: Any) -> None:
@@ -431,6 +435,9 @@ def report_bind_conflicts(reporter: Reporter) -> None:
 
 
 _installed: ImportReporter | None = None
+
+_bind_reported = False
+"""``socket.socket.bind`` is wrapped by :func:`report_bind_conflicts`."""
 
 
 def install(environ: dict[str, str] | None = None) -> ImportReporter | None:

@@ -19,6 +19,7 @@ import pytest
 from reloadd.client.run import child_hook
 from reloadd.client.run.reports import Batch, ReportSocket
 from reloadd.client.run.supervisor import STARTUP_DIR
+from tests.net import listening_socket
 
 
 @pytest.fixture
@@ -41,13 +42,16 @@ def run_python(reports: ReportSocket, cwd: Path, source: str, **env: str) -> Bat
             assert time.monotonic() < deadline, "the process did not finish"
             select.select([reports], [], [], 0.05)
             more = reports.read()
-            batch.imported.extend(more.imported)
-            batch.modules.extend(more.modules)
-    more = reports.read()
-    batch.imported.extend(more.imported)
-    batch.modules.extend(more.modules)
+            _extend(batch, more)
+    _extend(batch, reports.read())
     assert process.returncode == 0
     return batch
+
+
+def _extend(batch: Batch, more: Batch) -> None:
+    batch.imported.extend(more.imported)
+    batch.modules.extend(more.modules)
+    batch.bind_failed.extend(more.bind_failed)
 
 
 def test_module_names_are_reported_only_under_warm(reports: ReportSocket, tmp_path: Path) -> None:
@@ -82,3 +86,25 @@ def test_a_template_reports_nothing_until_its_fork_reconnects(
     assert str(tmp_path / "mine.py") in batch.imported
     assert "decimal" in batch.modules
     assert len(batch.imported) == len(set(batch.imported))
+
+
+def test_a_fork_handed_sockets_reports_a_bind_to_a_port_in_use(
+    reports: ReportSocket, tmp_path: Path
+) -> None:
+    with listening_socket() as busy:
+        port = busy.getsockname()[1]
+        source = (
+            "import os, socket, sys\n"
+            "hook = sys.modules['_reloadd_run_hook']._installed\n"
+            "if os.fork() == 0:\n"
+            "    os.environ['LISTEN_FDS'] = '1'  # as the fork of a template sets it\n"
+            "    hook.forked_as_main()\n"
+            "    try:\n"
+            f"        socket.socket().bind(('127.0.0.1', {port}))\n"
+            "    except OSError:\n"
+            "        os._exit(0)\n"
+            "    os._exit(1)\n"
+            "assert os.WEXITSTATUS(os.wait()[1]) == 0\n"
+        )
+        batch = run_python(reports, tmp_path, source, **{child_hook.TEMPLATE_ENV: "1"})
+    assert batch.bind_failed == [port]
