@@ -292,3 +292,27 @@ def test_without_warm_no_template_runs(
     run.wait_for_response("v1 lib1")
     wait_ready_line(run, 1)
     assert templates_of(project) == []
+
+
+def test_a_preloaded_module_that_starts_a_thread_makes_one_cold_restart_then_is_left_out(
+    daemon: DaemonProcess, project: Path, lib: Path, start_run: StartRun
+) -> None:
+    (lib / "threaded.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+    )
+    write_app(project, "import threaded\n" + APP)
+    run = start_app(start_run, lib, "--warm")
+    run.wait_for_response("v1 lib1")
+    wait_ready_line(run, 1)
+    set_greeting(project, "v2")
+    run.wait_for_response("v2 lib1")
+    run.wait_for_log(
+        "reloadd: starting cold: the template cannot be used: importing threaded started a "
+        "thread; threaded is left out from now on"
+    )
+    assert FORKED not in run.log()
+    wait_ready_line(run, 2)
+    set_greeting(project, "v3")
+    run.wait_for_response("v3 lib1")
+    assert FORKED in run.wait_for_log(r"greeting\.py changed; restarted in .*forked.*").group(0)
