@@ -21,6 +21,7 @@ from typing import Any
 
 from reloadd.client.run.child_hook import TEMPLATE_ENV
 from reloadd.client.warm.plan import Plan
+from reloadd.client.warm.strays import now_ticks, stop_strays
 from reloadd.protocol import ReloaddError
 
 TEMPLATE = Path(__file__).with_name("template.py")
@@ -142,13 +143,19 @@ class TemplateHandle:
         fds = array.array("i", [0, 1, 2, *listen_fds, *pass_fds])
         if len(fds) > MAX_FDS:
             raise TemplateFailed(f"more than {MAX_FDS} descriptors to hand over", ended=False)
+        asked = now_ticks()
         try:
             self.socket.sendmsg(
                 [request.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())]
             )
         except OSError as exc:
             raise self._unreachable(exc, "forked") from None
-        answer = self._read(timeout, "forked")
+        try:
+            answer = self._read(timeout, "forked")
+        except TemplateFailed:
+            self.stop()  # then no fork of it can be started any more
+            stop_strays(asked, template=self.pid)
+            raise
         if answer.get("kind") == "error":
             raise TemplateFailed(str(answer.get("reason", "the template refused to fork")))
         pid = answer.get("pid")

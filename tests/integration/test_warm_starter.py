@@ -630,3 +630,30 @@ def test_a_module_that_starts_a_process_at_import_spoils_the_template_once(
                     )  # adopted by this process (a subreaper) once the template went
                 except ChildProcessError:
                     pass
+
+
+def test_a_fork_the_supervisor_was_not_told_of_is_found_and_stopped() -> None:
+    # A template that forked but died before naming its fork leaves a process with the
+    # template's environment; the supervisor finds it among its descendants and stops it.
+    from reloadd.client.run.child_hook import TEMPLATE_ENV
+    from reloadd.client.warm.strays import now_ticks, stop_strays
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    marked = dict(os.environ, **{TEMPLATE_ENV: "1"})
+    before = subprocess.Popen(sleeper, env=marked, start_new_session=True)
+    since = now_ticks() + 1
+    deadline = time.monotonic() + WAIT
+    while now_ticks() < since:  # the next processes start a clock tick later
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    stray = subprocess.Popen(sleeper, env=marked, start_new_session=True)
+    template = subprocess.Popen(sleeper, env=marked, start_new_session=True)
+    unmarked = subprocess.Popen(sleeper, start_new_session=True)
+    try:
+        assert stop_strays(since, template=template.pid) == [stray.pid]
+        assert not _alive(stray.pid)
+        assert all(_alive(p.pid) for p in (before, template, unmarked))
+    finally:
+        for process in (before, stray, template, unmarked):
+            process.kill()
+            process.wait(WAIT)
