@@ -27,6 +27,9 @@ MAX_STREAMS = 64
 MAX_QUEUED_EVENTS = 64
 """Events waiting for one stream; a page that reads none of them is dropped (it reconnects)."""
 
+HELLO_WAIT = 5.0
+"""Seconds a new stream waits for the server's folder watch to be in place before ``hello``."""
+
 KEEPALIVE_INTERVAL = 15.0
 """Seconds between keep-alive comments on an idle stream."""
 
@@ -73,6 +76,10 @@ class Hub:
         self._sinks: set[Sink] = set()
         self._closed = False
         self._exit_hooked = False
+        self.settled = threading.Event()
+        """Set once what the server watches for its pages is watched: ``hello`` waits for it
+        (at most :data:`HELLO_WAIT`), so a page that has its ``hello`` misses no change."""
+        self.settled.set()
 
     @property
     def streams(self) -> int:
@@ -126,6 +133,7 @@ class Hub:
 
     def _drain(self, sink: Sink, waiting: queue.Queue[object]) -> Iterator[bytes]:
         try:
+            self.settled.wait(HELLO_WAIT)
             yield hello(self.boot, self.server).encode()
             while not sink.dropped:
                 try:
@@ -155,6 +163,10 @@ class Hub:
 
     async def _adrain(self, sink: Sink, waiting: asyncio.Queue[object]) -> AsyncIterator[bytes]:
         try:
+            if not self.settled.is_set():
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self.settled.wait, HELLO_WAIT
+                )
             yield hello(self.boot, self.server).encode()
             while not sink.dropped:
                 try:

@@ -94,6 +94,7 @@ class FolderWatcher:
         """Connect and watch, in a thread of its own (idempotent; nothing to do without folders)."""
         if self._thread is not None or not self.folders:
             return
+        self.hub.settled.clear()
         self._thread = threading.Thread(target=self._run, name="reloadd-browser", daemon=True)
         self._thread.start()
 
@@ -109,9 +110,13 @@ class FolderWatcher:
             client = Client(name=f"{default_name()[:230]} (browser)", role=Role.TOOL)
         except ReloaddError as exc:
             log.warning("reloadd: the pages will not refresh on static changes: %s", exc)
+            self.hub.settled.set()
             return
         try:
-            client.watch(globs=[(f.path, "**/*") for f in self.folders])
+            try:
+                client.watch(globs=[(f.path, "**/*") for f in self.folders])
+            finally:
+                self.hub.settled.set()
             self.watching.set()
             while not self._stop.is_set():
                 changed = client.wait(timeout=WAIT_TIMEOUT)
