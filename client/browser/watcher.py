@@ -49,6 +49,14 @@ def templates(paths: Iterable[str | os.PathLike[str]]) -> list[Folder]:
     return [Folder(os.path.abspath(os.fspath(p)), "templates") for p in paths]
 
 
+def folders_of(
+    template_folders: Iterable[str | os.PathLike[str]],
+    static_folders: Iterable[str | os.PathLike[str]],
+) -> list[Folder]:
+    """The folders a middleware's ``templates=`` and ``static=`` name."""
+    return [*templates(template_folders), *static(static_folders)]
+
+
 def events_for(folders: Iterable[Folder], changed: Iterable[str]) -> list[page_events.PageEvent]:
     """What the pages are told for ``changed`` paths: ``reload`` if any needs it, else ``css``."""
     styles: set[str] = set()
