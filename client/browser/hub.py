@@ -19,13 +19,14 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
-from reloadd.client.browser.page_events import KEEPALIVE, PageEvent, hello
+from reloadd.client.browser.page_events import KEEPALIVE, PageEvent, hello, reload
 
 MAX_STREAMS = 64
 """Event streams one server process keeps open at once; a page beyond gets ``503``."""
 
 MAX_QUEUED_EVENTS = 64
-"""Events waiting for one stream; a page that reads none of them is dropped (it reconnects)."""
+"""Events waiting for one stream; a page that falls further behind is told to reload, and
+its stream ends."""
 
 HELLO_WAIT = 5.0
 """Seconds a new stream waits for the server's folder watch to be in place before ``hello``."""
@@ -34,6 +35,10 @@ KEEPALIVE_INTERVAL = 15.0
 """Seconds between keep-alive comments on an idle stream."""
 
 _CLOSED = object()
+
+_FELL_BEHIND = reload([]).encode()
+"""The last event of a stream that fell :data:`MAX_QUEUED_EVENTS` behind: whatever it
+missed, a reload shows it."""
 
 
 class Sink:
@@ -135,15 +140,20 @@ class Hub:
         try:
             self.settled.wait(HELLO_WAIT)
             yield hello(self.boot, self.server).encode()
-            while not sink.dropped:
+            while True:
                 try:
                     item = waiting.get(timeout=KEEPALIVE_INTERVAL)
                 except queue.Empty:
-                    yield KEEPALIVE
-                    continue
-                if not isinstance(item, PageEvent):
+                    item = KEEPALIVE
+                if sink.dropped:
+                    yield _FELL_BEHIND
                     return
-                yield item.encode()
+                if isinstance(item, bytes):
+                    yield item
+                elif isinstance(item, PageEvent):
+                    yield item.encode()
+                else:
+                    return
         finally:
             self._remove(sink)
 
@@ -168,15 +178,20 @@ class Hub:
                     None, self.settled.wait, HELLO_WAIT
                 )
             yield hello(self.boot, self.server).encode()
-            while not sink.dropped:
+            while True:
                 try:
                     item = await asyncio.wait_for(waiting.get(), KEEPALIVE_INTERVAL)
                 except asyncio.TimeoutError:
-                    yield KEEPALIVE
-                    continue
-                if not isinstance(item, PageEvent):
+                    item = KEEPALIVE
+                if sink.dropped:
+                    yield _FELL_BEHIND
                     return
-                yield item.encode()
+                if isinstance(item, bytes):
+                    yield item
+                elif isinstance(item, PageEvent):
+                    yield item.encode()
+                else:
+                    return
         finally:
             self._remove(sink)
 

@@ -133,7 +133,7 @@ class WSGIMiddleware:
                 if held:
                     break
         if "decision" not in held:
-            return _Prepended(first, rest, result) if rest is not result else result
+            return _Prepended(first, rest, result) if first else result
         try:
             body = b"".join([*written, *first, *rest])
         finally:
