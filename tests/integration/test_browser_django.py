@@ -153,11 +153,15 @@ def test_the_503_page_of_a_crashed_server_reloads_itself_once_fixed(
     assert not overlay(browser)
 
 
+TABS = 8
+"""More tabs than a browser opens connections to one server (6): they share one stream."""
+
+
 def test_every_tab_reloads_on_a_template_edit(
     browser: Browser, server: DevServer, django_project: Path
 ) -> None:
     tabs = []
-    for _ in range(3):
+    for _ in range(TABS):
         tabs.append(browser.new_tab(url(server, "/styled/")))
         browser.wait_for("the refresh script connected", browser.connected)
     template = django_project / "pages" / "templates" / "pages" / "styled.html"
