@@ -60,6 +60,11 @@ class BrowserReloadMiddleware:
         """Answer reloadd's own paths; inject the script into the other HTML responses."""
         path = request.path_info
         if path.startswith(inject.PREFIX):
+            if path == inject.EVENTS_PATH:
+                # A compressor (GZipMiddleware, listed before this one so that the pages
+                # reach it uncompressed) would hold the stream's events in its buffer:
+                # this request accepts no encoding.
+                request.META.pop("HTTP_ACCEPT_ENCODING", None)
             return self._own(path)
         response = self.get_response(request)
         try:
