@@ -165,7 +165,10 @@ class Hub:
         def put(item: object) -> None:
             if waiting.qsize() >= MAX_QUEUED_EVENTS:
                 raise asyncio.QueueFull
-            loop.call_soon_threadsafe(_put_quietly, waiting, item)
+            try:
+                loop.call_soon_threadsafe(_put_quietly, waiting, item)
+            except RuntimeError:
+                pass  # the loop is closed (the process exits): its streams are gone
 
         sink = Sink(put)
         self._add(sink)

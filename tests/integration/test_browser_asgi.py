@@ -67,3 +67,26 @@ def test_a_code_edit_reloads_the_page_and_the_open_stream_does_not_hold_the_rest
     assert not browser.marked()
     assert "ERR_CONNECTION" not in browser.console()
     assert "did not stop within" not in app.log()
+
+
+def test_a_crash_is_shown_by_the_stand_in_then_the_fix_reloads_the_page(
+    browser: Browser, app: Run, project: Path
+) -> None:
+    browser.open(app.url)
+    browser.wait_for("the refresh script connected", browser.connected)
+    greeting = project / "greeting.py"
+    greeting.write_text("TEXT = 'v2'\n\ndef broken(:\n")
+
+    def overlay() -> str | None:
+        text = browser.run(
+            "const box = document.getElementById('reloadd-crash');return box ? box.innerText : null"
+        )
+        return str(text) if text else None
+
+    shown = browser.wait_for("the crash overlay", overlay)
+    assert "SyntaxError" in shown
+    assert "greeting.py:3" in shown
+    assert "hello v1" in browser.text()  # over the page
+    set_greeting(project, "fixed")
+    browser.wait_for_text("fixed")
+    assert not overlay()
