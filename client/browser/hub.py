@@ -20,6 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from reloadd.client.browser.page_events import KEEPALIVE, PageEvent, hello, reload
+from reloadd.protocol import ReloaddError
 
 MAX_STREAMS = 64
 """Event streams one server process keeps open at once; a page beyond gets ``503``."""
@@ -65,8 +66,8 @@ class Sink:
             pass  # the reader sees `dropped` at its next wake-up
 
 
-class TooManyStreams(Exception):
-    """:data:`MAX_STREAMS` pages are connected already."""
+class TooManyStreams(ReloaddError):
+    """:data:`MAX_STREAMS` pages are connected already, or the server is shutting down."""
 
 
 class Hub:
@@ -109,8 +110,12 @@ class Hub:
 
     def _add(self, sink: Sink) -> None:
         with self._lock:
-            if self._closed or len(self._sinks) >= MAX_STREAMS:
-                raise TooManyStreams(f"{MAX_STREAMS} pages are connected to this server already")
+            if self._closed:
+                raise TooManyStreams("this server process is shutting down: connect to the next")
+            if len(self._sinks) >= MAX_STREAMS:
+                raise TooManyStreams(
+                    f"{MAX_STREAMS} pages are connected to this server already: close some tabs"
+                )
             self._sinks.add(sink)
             hook = not self._exit_hooked
             self._exit_hooked = True
@@ -145,14 +150,11 @@ class Hub:
                     item = waiting.get(timeout=KEEPALIVE_INTERVAL)
                 except queue.Empty:
                     item = KEEPALIVE
-                if sink.dropped:
-                    yield _FELL_BEHIND
+                chunk = _chunk(sink, item)
+                if chunk is None:
                     return
-                if isinstance(item, bytes):
-                    yield item
-                elif isinstance(item, PageEvent):
-                    yield item.encode()
-                else:
+                yield chunk
+                if chunk is _FELL_BEHIND:
                     return
         finally:
             self._remove(sink)
@@ -186,17 +188,25 @@ class Hub:
                     item = await asyncio.wait_for(waiting.get(), KEEPALIVE_INTERVAL)
                 except asyncio.TimeoutError:
                     item = KEEPALIVE
-                if sink.dropped:
-                    yield _FELL_BEHIND
+                chunk = _chunk(sink, item)
+                if chunk is None:
                     return
-                if isinstance(item, bytes):
-                    yield item
-                elif isinstance(item, PageEvent):
-                    yield item.encode()
-                else:
+                yield chunk
+                if chunk is _FELL_BEHIND:
                     return
         finally:
             self._remove(sink)
+
+
+def _chunk(sink: Sink, item: object) -> bytes | None:
+    """The bytes to send for ``item`` taken from ``sink``'s queue; None for the end."""
+    if sink.dropped:
+        return _FELL_BEHIND
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, PageEvent):
+        return item.encode()
+    return None
 
 
 def _put_quietly(waiting: asyncio.Queue[object], item: object) -> None:
