@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import queue
 import secrets
 import threading
@@ -218,6 +219,16 @@ def _put_quietly(waiting: asyncio.Queue[object], item: object) -> None:
 
 _process_hub: Hub | None = None
 _process_lock = threading.Lock()
+
+
+def _forget_process_hub() -> None:
+    """In a forked child: a new process, so a new hub and boot id (a warm start forks servers)."""
+    global _process_hub, _process_lock
+    _process_hub = None
+    _process_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_process_hub)
 
 
 def process_hub() -> Hub:

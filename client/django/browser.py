@@ -21,6 +21,7 @@ cannot run the stand-in answers the stream with the crash (the pages show it).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,15 @@ def static_folders() -> list[Path]:
         if folder.is_dir() and LIBRARY_FOLDERS.isdisjoint(folder.parts):
             folders.append(folder.resolve())
     return folders
+
+
+def _forget_watcher() -> None:
+    """In a forked child: the watcher's thread stayed in the parent."""
+    global _watcher
+    _watcher = None
+
+
+os.register_at_fork(after_in_child=_forget_watcher)
 
 
 def start_static_watcher(hub: Hub) -> None:

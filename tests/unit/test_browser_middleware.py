@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 
 from reloadd.client.browser import ASGIMiddleware, WSGIMiddleware, page_events
 from reloadd.client.browser.assets import script
-from reloadd.client.browser.hub import MAX_STREAMS, Hub, TooManyStreams
+from reloadd.client.browser.hub import MAX_STREAMS, Hub, TooManyStreams, process_hub
 from reloadd.client.browser.watcher import events_for, static, templates
 
 PAGE = b"<html><head></head><body><p>hi</p></body></html>"
@@ -261,3 +263,21 @@ def test_asgi_event_stream_ends_when_the_hub_closes() -> None:
     assert bodies[0].startswith(b"event: hello")
     assert bodies[1] == b'event: reload\ndata: {"paths":["/t/a.html"]}\n\n'
     assert sent[-1]["more_body"] is False
+
+
+def test_a_forked_process_has_its_own_boot_id() -> None:
+    parent = process_hub().boot
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads about
+        pid = os.fork()
+    if pid == 0:  # the child: report its boot id, and leave at once
+        os.write(write, process_hub().boot.encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child
+    assert child != parent
+    assert process_hub().boot == parent
