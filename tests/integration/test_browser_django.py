@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -197,3 +198,22 @@ def test_a_page_follows_its_own_server_only(
     assert browser.marked(), "the page of the other server reloaded too"
     browser.switch_to(theirs)
     assert not browser.marked()
+
+
+def test_a_page_whose_csp_has_a_nonce_gets_the_script_with_it_and_refreshes(
+    browser: Browser, server: DevServer, django_project: Path
+) -> None:
+    policy = "script-src 'nonce-r4nd0m'; connect-src 'self'; style-src 'self'"
+    open_page(browser, server, "/strict/?" + urlencode({"csp": policy}))
+    template = django_project / "pages" / "templates" / "pages" / "styled.html"
+    template.write_text(styled_template("styled v2"))
+    browser.wait_for_text("styled v2")
+
+
+def test_a_page_whose_csp_refuses_the_script_gets_none_and_the_log_says_what_to_add(
+    browser: Browser, server: DevServer
+) -> None:
+    browser.open(url(server, "/strict/?" + urlencode({"csp": "default-src 'none'"})))
+    browser.wait_for_text("styled v1")
+    assert browser.run("return document.querySelectorAll('script').length") == 0
+    server.wait_for_log("add 'self' to script-src")
