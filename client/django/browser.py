@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ class BrowserReloadMiddleware:
                 # reach it uncompressed) would hold the stream's events in its buffer:
                 # this request accepts no encoding.
                 request.META.pop("HTTP_ACCEPT_ENCODING", None)
-            return self._own(path)
+            return self._own(path, asgi=_is_asgi(request))
         response = self.get_response(request)
         try:
             return self._inject(response)
@@ -74,12 +74,14 @@ class BrowserReloadMiddleware:
             log.exception("reloadd could not add its refresh script to %s", path)
             return response
 
-    def _own(self, path: str) -> Any:
+    def _own(self, path: str, *, asgi: bool = False) -> Any:
         from django.http import HttpResponse, StreamingHttpResponse  # type: ignore[import-untyped]
 
         if path == inject.EVENTS_PATH:
             try:
-                stream = self.hub.stream()
+                # Under ASGI, Django reads a synchronous stream to its end before it sends
+                # anything: the stream must be asynchronous there.
+                stream = _async_stream(self.hub) if asgi else self.hub.stream()
             except TooManyStreams as exc:
                 return HttpResponse(str(exc), status=503, content_type="text/plain")
             response = StreamingHttpResponse(stream)
@@ -111,6 +113,25 @@ class BrowserReloadMiddleware:
         if had_length:
             response["Content-Length"] = str(len(response.content))
         return response
+
+
+def _is_asgi(request: Any) -> bool:
+    from django.core.handlers.asgi import ASGIRequest  # type: ignore[import-untyped]
+
+    return isinstance(request, ASGIRequest)
+
+
+async def _async_stream(hub: Hub) -> AsyncIterator[bytes]:
+    """The page's stream for Django under ASGI, made in the event loop's thread when read."""
+    from reloadd.client.browser.asgi import end_streams_on_exit_signals
+
+    try:
+        stream = hub.astream()
+    except TooManyStreams:
+        return
+    end_streams_on_exit_signals(hub)
+    async for chunk in stream:
+        yield chunk
 
 
 # -- templates: after Django's loaders are reset ------------------------------------------------

@@ -20,6 +20,20 @@ from reloadd.client.browser.watcher import events_for, static, templates
 PAGE = b"<html><head></head><body><p>hi</p></body></html>"
 
 
+@pytest.fixture(autouse=True)
+def exit_signals() -> Iterator[None]:
+    """Give back the SIGINT and SIGTERM handlers an event stream wraps (see asgi.py)."""
+    import signal
+
+    from reloadd.client.browser import asgi
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+    asgi._wrapped_signals.clear()
+
+
 def html_app(
     body: bytes = PAGE, headers: Iterable[tuple[str, str]] | None = None
 ) -> Callable[..., Iterable[bytes]]:

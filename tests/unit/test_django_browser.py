@@ -30,6 +30,20 @@ PAGE = "<html><body>" + "<p>padding for gzip</p>" * 20 + "</body></html>"
 
 
 @pytest.fixture(autouse=True)
+def exit_signals() -> Iterator[None]:
+    """Give back the SIGINT and SIGTERM handlers an event stream wraps (see asgi.py)."""
+    import signal
+
+    from reloadd.client.browser import asgi
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+    asgi._wrapped_signals.clear()
+
+
+@pytest.fixture(autouse=True)
 def debug() -> Iterator[None]:
     with override_settings(DEBUG=True):
         yield
@@ -77,3 +91,21 @@ def test_the_script_is_served() -> None:
     response = middleware(HttpResponse(PAGE))(RequestFactory().get("/__reloadd__/reload.js"))
     assert response["Content-Type"].startswith("text/javascript")
     assert b"EventSource" in response.content
+
+
+def test_under_asgi_the_event_stream_is_asynchronous() -> None:
+    import asyncio
+
+    from django.test import AsyncRequestFactory
+
+    response = middleware(HttpResponse(PAGE))(AsyncRequestFactory().get("/__reloadd__/events"))
+    assert response.is_async
+
+    async def first_chunk() -> bytes:
+        iterator = response.streaming_content.__aiter__()
+        try:
+            return bytes(await iterator.__anext__())
+        finally:
+            await iterator.aclose()
+
+    assert asyncio.run(first_chunk()).startswith(b"event: hello")
