@@ -1,8 +1,8 @@
 """Folders a server reads afresh at each request (templates, static files), watched without a restart.
 
 A :class:`FolderWatcher` runs a thread with its own connection to the project's daemon
-(a second registration of the server process, role ``tool``, so it is no dev server
-in ``reloadd status`` and never restarts anything) and publishes to the process's
+(a second registration of the server process, role ``tool``, named after it with
+`` (browser)``: ``reloadd status`` lists it as a tool, and it never restarts anything) and publishes to the process's
 :class:`~reloadd.client.browser.hub.Hub`:
 
 * a ``.css`` file changed in a static folder → ``css`` with its path relative to that
