@@ -217,3 +217,31 @@ def test_a_page_whose_csp_refuses_the_script_gets_none_and_the_log_says_what_to_
     browser.wait_for_text("styled v1")
     assert browser.run("return document.querySelectorAll('script').length") == 0
     server.wait_for_log("add 'self' to script-src")
+
+
+def test_without_the_kept_socket_the_page_retries_refused_connections_then_reloads(
+    browser: Browser,
+    daemon: DaemonProcess,
+    django_project: Path,
+    tmp_path: Path,
+    servers: list[DevServer],
+) -> None:
+    # Django's own reloader (RELOADD_DJANGO=0): the port is closed during each restart.
+    env = server_environment(django_project, RELOADD_DJANGO="0")
+    stock = DevServer(django_project, tmp_path / "stock.log", env=env)
+    servers.append(stock)
+    stock.start().wait_ready("/styled/")
+    open_page(browser, stock)
+    first = browser.wait_for("a pid", lambda: page_pid(browser))
+    template = django_project / "pages" / "templates" / "pages" / "styled.html"
+    template.write_text(styled_template("styled v2"))  # Django's own file_changed, too
+    browser.wait_for_text("styled v2")
+    (django_project / "pages" / "views.py").write_text(view_source("hello v2"))
+    browser.wait_for("another pid", lambda: page_pid(browser) not in (None, first))
+    assert "styled v2" in browser.text()
+    refused_pages = [
+        line
+        for line in browser.console().splitlines()
+        if "ERR_CONNECTION" in line and "/__reloadd__/events" not in line
+    ]
+    assert refused_pages == []
