@@ -6,7 +6,10 @@ With ``reloader_type="reloadd"`` the first process instead reports the server
 ``crashed`` (type, message, and the project's file and line), watches the files it
 imported itself (the app's modules, as they were when it started) and the project's
 ``.py`` files, and starts a new server process once one of them changes, or when a
-restart is asked for (``reloadd reload``).
+restart is asked for (``reloadd reload``). Meanwhile a stand-in
+(:mod:`reloadd.client.standin`) answers on werkzeug's listening socket (the one its
+first process binds and hands on in ``WERKZEUG_SERVER_FD``) with a ``503`` page naming
+the error, and gives the pages of :mod:`reloadd.client.browser` the crash to show.
 
 To learn what failed, each server process runs with a small ``sitecustomize`` (in a
 private temporary folder put first on ``PYTHONPATH``; the one it shadows still runs)

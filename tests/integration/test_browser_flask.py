@@ -15,7 +15,7 @@ import pytest
 
 from tests.browser import Browser
 from tests.daemon_process import DaemonProcess
-from tests.integration.dev_server import Run, set_greeting
+from tests.integration.dev_server import Run, request, set_greeting
 from tests.net import free_port
 
 FLASK_APP = """\
@@ -143,6 +143,10 @@ def test_a_broken_app_shows_the_error_then_the_fix_reloads_the_page(
     assert "SyntaxError" in shown
     assert f"{greeting}:3" in shown
     assert "page v1" in browser.text()  # over the page, not another page
+    answer = request(app.url)  # anything else gets the 503 page, at once
+    assert answer is not None
+    assert answer[0] == 503
+    assert "greeting.py:3: SyntaxError" in answer[1]
     set_greeting(project, "fixed")
     browser.wait_for_text("fixed")
     assert not overlay(browser)
