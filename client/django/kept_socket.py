@@ -37,6 +37,7 @@ from django.utils import autoreload  # type: ignore[import-untyped]
 from reloadd.client.django.drain import Drain
 from reloadd.client.project_frames import describe
 from reloadd.client.standin import Outage, StandIn
+from reloadd.protocol import Crash
 
 ENV_VAR = "RELOADD_DJANGO_SOCKET"
 """``FD:PARENT_PID:PORT:HOST``: the kept socket, set by ``runserver``'s parent for its children."""
@@ -209,7 +210,8 @@ def outage_of(exc: BaseException, root: Path) -> Outage:
         except ValueError:
             where = filename
         error = f"{where}{f':{line}' if line else ''}: {error}"
-    return Outage("manage.py runserver could not start its server", error)
+    crash = Crash(kind, message, filename, line)
+    return Outage("manage.py runserver could not start its server", error, crash=crash)
 
 
 def start_standin(exc: BaseException) -> None:
