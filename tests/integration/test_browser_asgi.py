@@ -86,6 +86,8 @@ def test_a_crash_is_shown_by_the_stand_in_then_the_fix_reloads_the_page(
     shown = browser.wait_for("the crash overlay", overlay)
     assert "SyntaxError" in shown
     assert "greeting.py:3" in shown
+    place = browser.run("return document.querySelector('#reloadd-crash > div').innerText")
+    assert str(place).endswith("greeting.py:3")  # the file and line apart, not only in the text
     assert "hello v1" in browser.text()  # over the page
     set_greeting(project, "fixed")
     browser.wait_for_text("fixed")
