@@ -1,0 +1,169 @@
+"""``RELOADD_WARM=1``: ``runserver`` starts each server process as a fork of a warm template.
+
+Django's ``runserver`` parent (``restart_with_reloader()``) runs the server process with
+``subprocess.run`` and starts another each time it exits with code 3: every restart
+imports Django, the settings' apps and the standard library again. With warm restarts
+on (:func:`wanted`), the parent starts each one through
+:class:`reloadd.client.warm.WarmStarter` instead: a template process that has imported
+what the previous server imported from outside the project forks, and the fork runs
+``manage.py`` (the same arguments, environment, working folder and kept socket), so a
+restart costs the project's own imports only. The first start is cold; whatever makes
+the engine doubt a template (a changed third-party file or environment, a template
+that holds a thread or crashed) makes it start cold and say why, once.
+
+Everything else is Django's contract, unchanged: the server process gets
+``RUN_MAIN=true``; exit code 3 starts the next one; any other status ends
+``runserver`` with it (a negative status, a process killed by a signal, as
+``subprocess.run`` gives it); Ctrl-C and SIGTERM end the server process and
+``runserver``. The kept socket (:mod:`~reloadd.client.django.kept_socket`) is passed to
+every server process, warm or cold, with the same descriptor number.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import autoreload  # type: ignore[import-untyped]
+
+from reloadd.protocol import ReloaddError
+
+ENV_VAR = "RELOADD_WARM"
+"""``1`` (or ``true``, ``yes``, ``on``) turns warm restarts on, ``0`` (``false``, ``no``, ``off``) off."""
+
+SETTING = "RELOADD_WARM"
+"""The Django setting (a bool) that turns them on for a project; :data:`ENV_VAR` wins over it."""
+
+INTERRUPT_GRACE = 0.25
+"""Seconds a server process has to end after Ctrl-C before it is killed (``subprocess.run``'s)."""
+
+_ON = frozenset({"1", "true", "yes", "on"})
+_OFF = frozenset({"0", "false", "no", "off", ""})
+
+_django_restart: Callable[[], int] | None = None
+"""Django's ``restart_with_reloader`` while :func:`install_parent` has replaced it."""
+
+
+def say(message: str) -> None:
+    """One ``reloadd:`` line on stderr, where ``runserver``'s parent prints."""
+    print(f"reloadd: {message}", file=sys.stderr, flush=True)
+
+
+def wanted() -> bool:
+    """Whether warm restarts are asked for: :data:`ENV_VAR`, else the :data:`SETTING`, else off."""
+    value = os.environ.get(ENV_VAR)
+    if value is not None:
+        text = value.strip().lower()
+        if text in _ON:
+            return True
+        if text not in _OFF:
+            say(
+                f"{ENV_VAR}={value!r} is neither on (1, true) nor off (0, false); warm restarts stay off"
+            )
+        return False
+    from django.conf import settings  # type: ignore[import-untyped]
+    from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped]
+
+    try:
+        return bool(getattr(settings, SETTING, False))
+    except ImproperlyConfigured:  # no settings at all
+        return False
+
+
+def install_parent() -> None:
+    """In ``runserver``'s parent: have ``restart_with_reloader`` start warm when :func:`wanted`."""
+    global _django_restart
+    if _django_restart is None:
+        _django_restart = autoreload.restart_with_reloader
+        autoreload.restart_with_reloader = restart_with_reloader
+
+
+def uninstall() -> None:
+    """Put Django's ``restart_with_reloader`` back."""
+    global _django_restart
+    if _django_restart is not None:
+        autoreload.restart_with_reloader = _django_restart
+        _django_restart = None
+
+
+def restart_with_reloader() -> int:
+    """Django's loop (start the server process, again after each exit code 3), warm if :func:`wanted`."""
+    assert _django_restart is not None
+    if not wanted():
+        return _django_restart()
+    try:
+        from reloadd.client.warm import WarmStarter  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        say(f"warm restarts are not available in this reloadd ({exc}); starting cold")
+        return _django_restart()
+    from reloadd.protocol.endpoint import find_project_root
+
+    env = {**os.environ, autoreload.DJANGO_AUTORELOAD_ENV: "true"}
+    try:
+        starter = WarmStarter(
+            [os.fspath(arg) for arg in autoreload.get_child_arguments()],
+            env=env,
+            cwd=os.getcwd(),
+            root=find_project_root(),
+            say=say,
+        )
+    except ReloaddError as exc:
+        say(f"cannot start warm ({exc}); starting cold")
+        return _django_restart()
+    try:
+        return _loop(starter, _kept_fds())
+    finally:
+        starter.close()
+
+
+def _loop(starter: Any, pass_fds: tuple[int, ...]) -> int:
+    """Start server processes until one ends with another status than 3; return it."""
+    while True:
+        child = starter.start(pass_fds=pass_fds)
+        status = _wait(child)
+        if status != 3:
+            return status
+
+
+def _wait(child: Any) -> int:
+    """The server process's status; on Ctrl-C or SIGTERM (``SystemExit``) end it first, as ``subprocess.run`` does."""
+    try:
+        return int(child.wait(None))
+    except KeyboardInterrupt:
+        # Ctrl-C reached the server process too (same process group): it may end by itself.
+        if not _ends_within(child, INTERRUPT_GRACE):
+            _kill(child)
+        raise
+    except BaseException:
+        _kill(child)
+        raise
+
+
+def _ends_within(child: Any, seconds: float) -> bool:
+    try:
+        return child.wait(seconds) is not None
+    except (TimeoutError, subprocess.TimeoutExpired):
+        return False
+
+
+def _kill(child: Any) -> None:
+    try:
+        child.send_signal(signal.SIGKILL)
+        child.wait(None)
+    except (OSError, ReloaddError):
+        pass
+
+
+def _kept_fds() -> tuple[int, ...]:
+    """The kept socket's descriptor, if this parent bound one for its server processes."""
+    from reloadd.client.django import kept_socket
+
+    fd, _, rest = os.environ.get(kept_socket.ENV_VAR, "").partition(":")
+    parent = rest.partition(":")[0]
+    if fd.isdigit() and parent == str(os.getpid()):
+        return (int(fd),)
+    return ()
