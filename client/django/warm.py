@@ -124,6 +124,8 @@ def _loop(starter: Any, pass_fds: tuple[int, ...]) -> int:
     """Start server processes until one ends with another status than 3; return it."""
     while True:
         child = starter.start(pass_fds=pass_fds)
+        if getattr(child, "warm", False):
+            say(f"warm start: server process {child.pid} is a fork of the template")
         status = _wait(child)
         if status != 3:
             return status

@@ -61,6 +61,8 @@ class Child:
     """A stand-in for the engine's ``StartedChild``, ending with ``status``."""
 
     status: int
+    pid: int = 4242
+    warm: bool = False
     signals: list[int] = field(default_factory=list)
 
     def wait(self, timeout: float | None = None) -> int:
@@ -79,16 +81,20 @@ class Starter:
 
     def start(self, *, pass_fds: tuple[int, ...] = ()) -> Child:
         self.started.append(pass_fds)
-        return Child(self.statuses[len(self.started) - 1])
+        number = len(self.started)
+        return Child(self.statuses[number - 1], pid=1000 + number, warm=number > 1)
 
 
 @pytest.mark.parametrize("status", [0, 1, -int(signal.SIGKILL)])
 def test_exit_code_3_starts_the_next_server_and_any_other_status_ends_runserver(
-    status: int,
+    status: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     starter = Starter([3, 3, status])
     assert warm._loop(starter, (7,)) == status
     assert starter.started == [(7,), (7,), (7,)]
+    said = capsys.readouterr().err
+    assert "server process 1001" not in said  # a cold start says nothing here
+    assert "warm start: server process 1002 is a fork of the template" in said
 
 
 class Interrupted(Child):
