@@ -43,5 +43,5 @@ def django_warm_missing() -> str | None:
         except ImportError:
             found = None
         if found is None:
-            return f"this reloadd has no {what} ({module})"
+            return f"this reloadd lacks {what} ({module})"
     return None
