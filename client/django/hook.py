@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
-from reloadd.client.django import kept_socket, warm
+from reloadd.client.django import kept_socket, warm, warm_report
 from reloadd.client.django.lifecycle import install_ready_hook, uninstall_ready_hook
 from reloadd.client.django.reloader import DaemonReloader, warn
 from reloadd.protocol import ReloaddError
@@ -54,6 +54,7 @@ def install() -> bool:
         warm.install_parent()
         return False
     kept_socket.install_child()
+    warm_report.install_child()
     if autoreload.get_reloader is not get_reloader:
         _django_get_reloader = autoreload.get_reloader
         autoreload.get_reloader = get_reloader

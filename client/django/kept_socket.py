@@ -165,7 +165,7 @@ def _parse(text: str) -> socket.socket | None:
     port, _, host = rest.partition(":")
     if not (fd_text.isdigit() and parent.isdigit() and port.isdigit() and host):
         return None  # not set
-    if not _started_by(int(parent)):
+    if not started_by(int(parent)):
         return None  # set for another process (a process this one's parent did not start)
     try:
         sock = _BoundSocket(fileno=int(fd_text))
@@ -180,7 +180,7 @@ def _parse(text: str) -> socket.socket | None:
     return sock
 
 
-def _started_by(parent: int) -> bool:
+def started_by(parent: int) -> bool:
     """Whether ``parent`` started this process: its parent, or (a warm start) its parent's parent.
 
     A warm server process is a fork of a template that ``runserver``'s parent started

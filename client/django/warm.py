@@ -22,15 +22,18 @@ every server process, warm or cold, with the same descriptor number.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
-from reloadd.protocol import ReloaddError
+from reloadd.client.django.drain import DRAIN_TIMEOUT
+from reloadd.client.django.warm_report import Reports
 
 ENV_VAR = "RELOADD_WARM"
 """``1`` (or ``true``, ``yes``, ``on``) turns warm restarts on, ``0`` (``false``, ``no``, ``off``) off."""
@@ -38,8 +41,9 @@ ENV_VAR = "RELOADD_WARM"
 SETTING = "RELOADD_WARM"
 """The Django setting (a bool) that turns them on for a project; :data:`ENV_VAR` wins over it."""
 
-INTERRUPT_GRACE = 0.25
-"""Seconds a server process has to end after Ctrl-C before it is killed (``subprocess.run``'s)."""
+INTERRUPT_GRACE = DRAIN_TIMEOUT + 0.5
+"""Seconds a server process has to end after Ctrl-C before it is killed: time to answer
+the requests it accepted (:data:`~reloadd.client.django.drain.DRAIN_TIMEOUT`) and exit."""
 
 _ON = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"0", "false", "no", "off", ""})
@@ -95,48 +99,57 @@ def restart_with_reloader() -> int:
     assert _django_restart is not None
     if not wanted():
         return _django_restart()
-    try:
-        from reloadd.client.warm import WarmStarter  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        say(f"warm restarts are not available in this reloadd ({exc}); starting cold")
-        return _django_restart()
+    from reloadd.client.warm import WarmStarter
     from reloadd.protocol.endpoint import find_project_root
 
-    env = {**os.environ, autoreload.DJANGO_AUTORELOAD_ENV: "true"}
+    reports = Reports()
+    env = {**os.environ, autoreload.DJANGO_AUTORELOAD_ENV: "true", **reports.environment()}
+    starter = WarmStarter(
+        [os.fspath(arg) for arg in autoreload.get_child_arguments()],
+        env=env,
+        cwd=Path.cwd(),
+        root=find_project_root(),
+        say=say,
+    )
     try:
-        starter = WarmStarter(
-            [os.fspath(arg) for arg in autoreload.get_child_arguments()],
-            env=env,
-            cwd=os.getcwd(),
-            root=find_project_root(),
-            say=say,
-        )
-    except ReloaddError as exc:
-        say(f"cannot start warm ({exc}); starting cold")
-        return _django_restart()
-    try:
-        return _loop(starter, _kept_fds())
+        return _loop(starter, reports, (*_kept_fds(), reports.write_fd))
     finally:
         starter.close()
+        reports.close()
 
 
-def _loop(starter: Any, pass_fds: tuple[int, ...]) -> int:
+def _loop(starter: Any, reports: Reports, pass_fds: tuple[int, ...]) -> int:
     """Start server processes until one ends with another status than 3; return it."""
     while True:
         child = starter.start(pass_fds=pass_fds)
         if getattr(child, "warm", False):
             say(f"warm start: server process {child.pid} is a fork of the template")
-        status = _wait(child)
+        status = _wait(child, starter, reports)
         if status != 3:
             return status
 
 
-def _wait(child: Any) -> int:
-    """The server process's status; on Ctrl-C or SIGTERM (``SystemExit``) end it first, as ``subprocess.run`` does."""
+def _wait(child: Any, starter: Any, reports: Reports) -> int:
+    """The server process's status, learning what it imported meanwhile.
+
+    On Ctrl-C the server process (in a session of its own, as the engine starts it) gets
+    SIGINT from here and a moment to end; on SIGTERM (Django's handler raises
+    ``SystemExit``) it is killed at once, as ``subprocess.run`` does in stock ``runserver``.
+    """
     try:
-        return int(child.wait(None))
+        with _ExitWatch(child.pid) as exits:
+            while True:
+                status = child.poll()
+                if status is not None:
+                    return int(status)
+                readable, _, _ = select.select([reports.read_fd, *exits.fds], [], [], exits.timeout)
+                if reports.read_fd in readable:
+                    names = reports.read()
+                    if names:
+                        starter.learn(names)
+                        starter.child_ready()
     except KeyboardInterrupt:
-        # Ctrl-C reached the server process too (same process group): it may end by itself.
+        child.send_signal(signal.SIGINT)
         if not _ends_within(child, INTERRUPT_GRACE):
             _kill(child)
         raise
@@ -145,18 +158,41 @@ def _wait(child: Any) -> int:
         raise
 
 
+class _ExitWatch:
+    """A descriptor that becomes readable when ``pid`` ends (``pidfd_open``), else a short poll."""
+
+    POLL = 0.005
+    """Seconds between two looks at the child where no pidfd can be had."""
+
+    def __init__(self, pid: int) -> None:
+        self.fds: list[int] = []
+        self.timeout: float | None = None
+        try:
+            self.fds.append(os.pidfd_open(pid))
+        except (AttributeError, OSError):  # before Linux 5.3, or the child already ended
+            self.timeout = self.POLL
+
+    def __enter__(self) -> _ExitWatch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for fd in self.fds:
+            os.close(fd)
+
+
 def _ends_within(child: Any, seconds: float) -> bool:
     try:
-        return child.wait(seconds) is not None
-    except (TimeoutError, subprocess.TimeoutExpired):
+        child.wait(seconds)
+    except subprocess.TimeoutExpired:
         return False
+    return True
 
 
 def _kill(child: Any) -> None:
     try:
         child.send_signal(signal.SIGKILL)
         child.wait(None)
-    except (OSError, ReloaddError):
+    except OSError:
         pass
 
 

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -17,7 +18,8 @@ import pytest
 from django.conf import settings  # type: ignore[import-untyped]
 from django.test import override_settings  # type: ignore[import-untyped]
 
-from reloadd.client.django import kept_socket, warm
+from reloadd.client.django import kept_socket, warm, warm_report
+from reloadd.client.warm import StartedChild
 
 if not settings.configured:
     settings.configure()
@@ -56,78 +58,110 @@ def test_an_unknown_value_is_off_and_said(
     assert "RELOADD_WARM='maybe' is neither on" in capsys.readouterr().err
 
 
-@dataclass
-class Child:
-    """A stand-in for the engine's ``StartedChild``, ending with ``status``."""
-
-    status: int
-    pid: int = 4242
-    warm: bool = False
-    signals: list[int] = field(default_factory=list)
-
-    def wait(self, timeout: float | None = None) -> int:
-        return self.status
-
-    def send_signal(self, sig: int) -> None:
-        self.signals.append(sig)
+def python(code: str, reports: warm_report.Reports | None = None) -> StartedChild:
+    """A real child process running ``code``, as the engine's cold start gives it."""
+    env = dict(os.environ, **(reports.environment() if reports else {}))
+    fds = (reports.write_fd,) if reports else ()
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, pass_fds=fds)
+    return StartedChild.cold(process)
 
 
 @dataclass
 class Starter:
-    """A stand-in for ``WarmStarter`` whose children end with the given statuses in turn."""
+    """A stand-in for ``WarmStarter``: its children run ``codes`` in turn; it records what it learns."""
 
-    statuses: list[int]
+    codes: list[str]
+    reports: warm_report.Reports | None = None
     started: list[tuple[int, ...]] = field(default_factory=list)
+    learned: list[str] = field(default_factory=list)
+    ready: int = 0
+    interrupt: BaseException | None = None
 
-    def start(self, *, pass_fds: tuple[int, ...] = ()) -> Child:
+    def start(self, *, pass_fds: tuple[int, ...] = ()) -> StartedChild:
         self.started.append(pass_fds)
-        number = len(self.started)
-        return Child(self.statuses[number - 1], pid=1000 + number, warm=number > 1)
+        return python(self.codes[len(self.started) - 1], self.reports)
+
+    def learn(self, names: list[str]) -> None:
+        self.learned += names
+        if self.interrupt is not None:
+            raise self.interrupt
+
+    def child_ready(self) -> None:
+        self.ready += 1
+
+
+@pytest.fixture
+def reports() -> Iterator[warm_report.Reports]:
+    made = warm_report.Reports()
+    yield made
+    made.close()
 
 
 @pytest.mark.parametrize("status", [0, 1, -int(signal.SIGKILL)])
 def test_exit_code_3_starts_the_next_server_and_any_other_status_ends_runserver(
-    status: int, capsys: pytest.CaptureFixture[str]
+    status: int, reports: warm_report.Reports
 ) -> None:
-    starter = Starter([3, 3, status])
-    assert warm._loop(starter, (7,)) == status
+    last = (
+        f"import os, signal; os.kill(os.getpid(), {-status})"
+        if status < 0
+        else f"raise SystemExit({status})"
+    )
+    starter = Starter(["raise SystemExit(3)", "raise SystemExit(3)", last])
+    assert warm._loop(starter, reports, (7,)) == status
     assert starter.started == [(7,), (7,), (7,)]
-    said = capsys.readouterr().err
-    assert "server process 1001" not in said  # a cold start says nothing here
-    assert "warm start: server process 1002 is a fork of the template" in said
 
 
-class Interrupted(Child):
-    """A child whose wait is interrupted by Ctrl-C or by Django's SIGTERM handler."""
+REPORTING = """
+import json, sys
+from django.conf import settings
+settings.configure()
+from reloadd.client.django import warm_report
+reporter = warm_report.reporter()
+assert reporter is not None
+reporter.report()
+import json as again, colorsys  # one new module since
+reporter.report()
+reporter.report()  # nothing new: nothing written
+raise SystemExit({status})
+"""
 
-    def __init__(self, exc: BaseException, ends: bool) -> None:
-        super().__init__(0)
-        self.exc, self.ends, self.waits = exc, ends, 0
 
-    def wait(self, timeout: float | None = None) -> int:
-        self.waits += 1
-        if self.waits == 1:
-            raise self.exc
-        if timeout is not None and not self.ends and not self.signals:
-            raise subprocess.TimeoutExpired("server", timeout)
-        return 0
+def test_the_server_processes_report_what_they_imported(reports: warm_report.Reports) -> None:
+    starter = Starter([REPORTING.format(status=3), REPORTING.format(status=0)], reports)
+    assert warm._loop(starter, reports, ()) == 0
+    assert {"django.conf", "reloadd.client.django.warm_report", "colorsys"} <= set(starter.learned)
+    assert starter.learned.count("colorsys") == 2  # once per server process
+    assert starter.ready >= 1
+
+
+SLEEPING = """
+import signal, sys, time
+from django.conf import settings
+settings.configure()
+from reloadd.client.django import warm_report
+if {ignore}:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+warm_report.reporter().report()  # the parent, learning this, is interrupted
+time.sleep(60)
+"""
 
 
 @pytest.mark.parametrize(
-    ("exc", "ends", "killed"),
+    ("exc", "ignores_sigint", "status"),
     [
-        (KeyboardInterrupt(), True, False),  # Ctrl-C reached it too: it ends by itself
-        (KeyboardInterrupt(), False, True),
-        (SystemExit(0), True, True),  # SIGTERM to the parent alone: killed at once, as Django does
+        (KeyboardInterrupt(), False, -int(signal.SIGINT)),  # Ctrl-C: passed on, it ends by itself
+        (KeyboardInterrupt(), True, -int(signal.SIGKILL)),  # ... or is killed after a moment
+        (SystemExit(0), False, -int(signal.SIGKILL)),  # SIGTERM to the parent: killed at once
     ],
 )
 def test_an_interrupted_parent_ends_its_server_process(
-    exc: BaseException, ends: bool, killed: bool
+    reports: warm_report.Reports, exc: BaseException, ignores_sigint: bool, status: int
 ) -> None:
-    child = Interrupted(exc, ends)
+    starter = Starter([SLEEPING.format(ignore=ignores_sigint)], reports, interrupt=exc)
+    child = starter.start()
     with pytest.raises(type(exc)):
-        warm._wait(child)
-    assert child.signals == ([signal.SIGKILL] if killed else [])
+        warm._wait(child, starter, reports)
+    assert child.wait(TIMEOUT) == status
 
 
 def test_the_kept_socket_is_passed_only_when_this_parent_bound_it(
