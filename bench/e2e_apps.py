@@ -13,15 +13,16 @@ first request. One untimed edit comes first. The contenders:
 * ``reloadd run --warm -- CMD`` (a restart forks the template), both with a daemon on the
   built-in watcher already running for the project;
 
-and, for the warm contender, the memory of its template beside the dev server's
-(``bench/warm_memory.py``), read after the last edit once the next template had time to
-be prepared. Without ``--warm`` in this reloadd, the warm rows say "not available".
+and the memory of the warm contender's template beside the cold contender's dev
+server (``bench/warm_memory.py``), read after the last edit (for the template, once
+the next one had time to be prepared). Without ``--warm`` in this reloadd, the warm rows say "not available".
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ from bench.results import (
 )
 from bench.trees import Tree
 from bench.warm_available import run_warm_missing
-from bench.warm_memory import template_memory
+from bench.warm_memory import server_memory, template_memory
 from bench.warm_ratios import FLASK, UVICORN
 
 log = logging.getLogger("bench")
@@ -103,10 +104,23 @@ def _daemon_for(env: BenchEnv, project: Path, contender: Contender) -> Iterator[
         yield
 
 
+def restart_notes(log: str) -> str:
+    """What ``reloadd run``'s restart lines say: restarts forked from the template, stopping time."""
+    restarts = re.findall(r"restarted in \d+ ms(, forked from the template)?", log)
+    if not restarts:
+        return ""
+    forked = sum(1 for warm in restarts if warm)
+    stopping = [float(ms) for ms in re.findall(r"stopping took (\d+) ms", log)]
+    text = f"{forked} of {len(restarts)} restarts forked from the template"
+    if stopping:
+        text += f"; stopping the old process took {median(stopping):.0f} ms (median)"
+    return text
+
+
 def _edits(
     env: BenchEnv, framework: str, contender: Contender, project: Path, runs: int
-) -> tuple[list[float], list[Result]]:
-    """The timed edits (ms) of one contender; with ``--warm``, the memory results too."""
+) -> tuple[list[float], list[Result], str]:
+    """The timed edits (ms) of one contender, the memory results, and notes from its log."""
     from tests.net import free_port
 
     port = free_port()
@@ -135,17 +149,21 @@ def _edits(
             if run > 0:
                 timings.append((time.monotonic() - started) * 1000)
         serving = server.serving_pid(body)
+        scenario = f"{'uvicorn + FastAPI' if framework == 'fastapi' else 'Flask'} hello app"
         if contender.reloadd == "warm" and serving is not None:
             time.sleep(2 * PAUSE)  # the next template is prepared after each fork
-            scenario = f"{'uvicorn + FastAPI' if framework == 'fastapi' else 'Flask'} hello app"
             memory = template_memory(server.pid, serving, scenario)
-    return timings, memory
+        elif contender.reloadd == "cold" and serving is not None:
+            memory = server_memory(serving, scenario)
+    return timings, memory, restart_notes(server.log())
 
 
-def _result(measure: tuple[str, str], label: str, timings: list[float]) -> Result:
+def _result(measure: tuple[str, str], label: str, timings: list[float], notes: str) -> Result:
     note = ""
     if timings:
         note = f"range {min(timings):.0f}-{max(timings):.0f} ms over {len(timings)} edits"
+    if notes:
+        note += f"; {notes}"
     return Result(measure[0], measure[1], label, median(timings), samples=len(timings), note=note)
 
 
@@ -163,8 +181,8 @@ def run_framework(env: BenchEnv, plan: Plan, framework: str) -> list[Result]:
                 Result(*measure, contender.label, float("nan"), note=f"not available: {missing}")
             )
             continue
-        timings, memory = _edits(env, framework, contender, project, plan.e2e_runs)
-        results.append(_result(measure, contender.label, timings))
+        timings, memory, notes = _edits(env, framework, contender, project, plan.e2e_runs)
+        results.append(_result(measure, contender.label, timings, notes))
         results += memory
     return results
 

@@ -11,8 +11,8 @@ template that has imported Django) on the built-in watcher; Django's own reloade
 with ``RELOADD_DJANGO=0``: the WatchmanReloader with ``WATCHMAN_SOCK`` pointing at the
 private Watchman, the StatReloader with no Watchman to reach. One untimed edit comes
 first. Every server writes bytecode (as after ``pip install``; the message's length
-changes at each edit, so no stale ``.pyc`` is taken). For the warm contender, the
-template's memory beside the server's is read after the last edit
+changes at each edit, so no stale ``.pyc`` is taken). The warm contender's template
+memory, and the cold contender's (built-in) server's, are read after the last edit
 (``bench/warm_memory.py``). Not measured: watchfiles (django-watchfiles is not
 installed) and raw pywatchman (not a Django reloader).
 """
@@ -31,10 +31,12 @@ from bench.plan import Plan
 from bench.results import RELOADD_BUILTIN, RELOADD_WARM, Result, median
 from bench.trees import Tree
 from bench.warm_available import django_warm_missing
-from bench.warm_memory import template_memory
+from bench.warm_memory import server_memory, template_memory
 from bench.warm_ratios import DJANGO
 
 MEASURE, SCENARIO = DJANGO
+MEMORY = "Django startproject"
+"""The scenario of the memory results."""
 WARM = Entry(RELOADD_WARM, "reloadd", "builtin")
 """``RELOADD_WARM=1`` with the Django integration, on the built-in watcher."""
 log = logging.getLogger("bench")
@@ -47,8 +49,8 @@ up with the edits."""
 
 def _serve_and_edit(
     env: BenchEnv, entry: Entry, project: Path, runs: int
-) -> tuple[list[float], list[Result]]:
-    """The timed edits (ms); for the warm contender, the memory results too."""
+) -> tuple[list[float], list[Result], str]:
+    """The timed edits (ms), the memory results, and (warm) how many restarts were forks."""
     from tests.django_project import DevServer, server_environment, view_source
 
     warm = entry is WARM
@@ -80,10 +82,17 @@ def _serve_and_edit(
                 timings.append((time.monotonic() - started) * 1000)
         if warm and server.process is not None:
             time.sleep(2 * PAUSE)  # the next template is prepared after each fork
-            memory = template_memory(server.process.pid, server.pid_of(body), "Django startproject")
+            memory = template_memory(server.process.pid, server.pid_of(body), MEMORY)
+        elif entry.label == RELOADD_BUILTIN:
+            memory = server_memory(server.pid_of(body), MEMORY)
     finally:
         server.stop()
-    return timings, memory
+    forks = server.log().count("reloadd: warm start: server process")
+    return (
+        timings,
+        memory,
+        f"{forks} of {runs + 1} restarts forked from the template" if warm else "",
+    )
 
 
 def lineup() -> list[Entry]:
@@ -112,7 +121,8 @@ def run(env: BenchEnv, plan: Plan) -> list[Result]:
             )
             continue
         with shared_processes(env, entry, as_tree):
-            timings, memory = _serve_and_edit(env, entry, project, plan.e2e_runs)
+            timings, memory, forks = _serve_and_edit(env, entry, project, plan.e2e_runs)
+        note = f"range {min(timings):.0f}-{max(timings):.0f} ms over {len(timings)} edits"
         results.append(
             Result(
                 MEASURE,
@@ -120,7 +130,7 @@ def run(env: BenchEnv, plan: Plan) -> list[Result]:
                 entry.label,
                 median(timings),
                 samples=len(timings),
-                note=f"range {min(timings):.0f}-{max(timings):.0f} ms over {len(timings)} edits",
+                note=f"{note}; {forks}" if forks else note,
             )
         )
         results += memory

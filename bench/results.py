@@ -30,7 +30,7 @@ RELOADD_TEMPLATE = "reloadd warm template"
 UVICORN_RELOAD = "uvicorn --reload"
 FLASK_RELOADER = "flask run --reload"
 ONE_SERVER = "one dev server"
-"""The process that serves (memory): what the template is compared with."""
+"""The serving process of a cold start (memory): what the template is compared with."""
 
 RELOADD = (
     RELOADD_WATCHMAN,

@@ -1,12 +1,14 @@
-"""The warm template's memory beside the dev server's, read from ``/proc`` while both run.
+"""The warm template's memory beside one dev server's, read from ``/proc`` while they run.
 
 Below the supervisor (``reloadd run``, or ``runserver``'s first process) run the dev
 server (the process that answered the last request, and whatever it started) and the
-template, possibly with a fork server or a template being prepared: every other
-process below the supervisor, reloadd daemons aside, counts as the template. Two
-figures each: RSS (``VmRSS``: every page the process maps, shared ones included) and
-PSS (``Pss`` of ``smaps_rollup``: each shared page divided among the processes that map
-it; the template and its forks share every page neither wrote since the fork).
+template: every other process below the supervisor, reloadd daemons aside, counts as
+the template. What it is compared with is one more dev server as it costs today: the
+serving process of the cold contender (``reloadd run`` without ``--warm``), same app,
+same run (:func:`server_memory`). Two figures each: RSS (``VmRSS``: every page the
+process maps, shared ones included) and PSS (``Pss`` of ``smaps_rollup``: each shared
+page divided among the processes that map it; a template and the fork it made share
+the pages neither wrote since).
 """
 
 from __future__ import annotations
@@ -29,8 +31,12 @@ def _sizes(pids: list[int]) -> tuple[float, float | None]:
     return rss, pss
 
 
+def _pss_text(pss: float | None) -> str:
+    return "PSS not readable" if pss is None else f"PSS {pss:.1f} MB"
+
+
 def template_memory(supervisor: int, server: int, scenario: str) -> list[Result]:
-    """RSS and PSS of the template process(es) and of the serving process, as results."""
+    """RSS and PSS of the template process(es), with the warm server's own in the note."""
     serving = [server, *descendants(server)]
     template = [
         pid
@@ -42,14 +48,20 @@ def template_memory(supervisor: int, server: int, scenario: str) -> list[Result]
         note = "no template process was found below the supervisor"
         return [Result(RSS, scenario, RELOADD_TEMPLATE, float("nan"), note=note)]
     template_rss, template_pss = _sizes(template)
-    note = f"{len(template)} process(es) besides the server: " + ", ".join(
-        command_line(pid)[:60] for pid in template
+    note = (
+        f"{len(template)} template process(es); the warm server beside it: RSS "
+        f"{server_rss:.1f} MB, {_pss_text(server_pss)}"
     )
-    results = [
-        Result(RSS, scenario, RELOADD_TEMPLATE, template_rss, target_p50=server_rss, note=note),
-        Result(RSS, scenario, ONE_SERVER, server_rss),
-    ]
-    if template_pss is not None and server_pss is not None:
+    results = [Result(RSS, scenario, RELOADD_TEMPLATE, template_rss, note=note)]
+    if template_pss is not None:
         results.append(Result(PSS, scenario, RELOADD_TEMPLATE, template_pss))
-        results.append(Result(PSS, scenario, ONE_SERVER, server_pss))
+    return results
+
+
+def server_memory(server: int, scenario: str) -> list[Result]:
+    """RSS and PSS of one cold-started dev server (the serving process and what it started)."""
+    rss, pss = _sizes([server, *descendants(server)])
+    results = [Result(RSS, scenario, ONE_SERVER, rss)]
+    if pss is not None:
+        results.append(Result(PSS, scenario, ONE_SERVER, pss))
     return results
