@@ -181,7 +181,16 @@ def run_framework(env: BenchEnv, plan: Plan, framework: str) -> list[Result]:
                 Result(*measure, contender.label, float("nan"), note=f"not available: {missing}")
             )
             continue
-        timings, memory, notes = _edits(env, framework, contender, project, plan.e2e_runs)
+        try:
+            timings, memory, notes = _edits(env, framework, contender, project, plan.e2e_runs)
+        except RuntimeError as exc:
+            # One contender that never serves an edit must not cost the others' results.
+            reason = str(exc).splitlines()[0]
+            log.warning("%s: %s failed: %s", framework, contender.label, reason)
+            results.append(
+                Result(*measure, contender.label, float("nan"), note=f"failed: {reason}")
+            )
+            continue
         results.append(_result(measure, contender.label, timings, notes))
         results += memory
     return results

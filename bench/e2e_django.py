@@ -120,8 +120,17 @@ def run(env: BenchEnv, plan: Plan) -> list[Result]:
                 Result(MEASURE, SCENARIO, entry.label, math.nan, note=f"not available: {missing}")
             )
             continue
-        with shared_processes(env, entry, as_tree):
-            timings, memory, forks = _serve_and_edit(env, entry, project, plan.e2e_runs)
+        try:
+            with shared_processes(env, entry, as_tree):
+                timings, memory, forks = _serve_and_edit(env, entry, project, plan.e2e_runs)
+        except (AssertionError, RuntimeError) as exc:
+            # One contender that never serves an edit must not cost the others' results.
+            reason = str(exc).splitlines()[0]
+            log.warning("Django: %s failed: %s", entry.label, reason)
+            results.append(
+                Result(MEASURE, SCENARIO, entry.label, math.nan, note=f"failed: {reason}")
+            )
+            continue
         note = f"range {min(timings):.0f}-{max(timings):.0f} ms over {len(timings)} edits"
         results.append(
             Result(
