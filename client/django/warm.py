@@ -26,9 +26,9 @@ import select
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
@@ -47,6 +47,42 @@ the requests it accepted (:data:`~reloadd.client.django.drain.DRAIN_TIMEOUT`) an
 
 _ON = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"0", "false", "no", "off", ""})
+
+
+class Child(Protocol):
+    """What the loop uses of a started server process (:class:`reloadd.client.warm.StartedChild`)."""
+
+    pid: int
+    warm: bool
+
+    def poll(self) -> int | None:
+        """The exit status (negative: killed by that signal), None while it runs."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit status; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
+        ...
+
+    def send_signal(self, signum: int) -> None:
+        """Send ``signum`` to it, if it has not been waited for."""
+        ...
+
+
+class Starter(Protocol):
+    """What the loop uses of :class:`reloadd.client.warm.WarmStarter`."""
+
+    def start(self, *, pass_fds: Sequence[int] = ()) -> Child:
+        """Start the next server process, forked from the template or cold."""
+        ...
+
+    def learn(self, names: list[str]) -> None:
+        """Module names a server process imported."""
+        ...
+
+    def child_ready(self) -> None:
+        """The server process serves: prepare a template if none runs."""
+        ...
+
 
 _django_restart: Callable[[], int] | None = None
 """Django's ``restart_with_reloader`` while :func:`install_parent` has replaced it."""
@@ -118,18 +154,18 @@ def restart_with_reloader() -> int:
         reports.close()
 
 
-def _loop(starter: Any, reports: Reports, pass_fds: tuple[int, ...]) -> int:
+def _loop(starter: Starter, reports: Reports, pass_fds: tuple[int, ...]) -> int:
     """Start server processes until one ends with another status than 3; return it."""
     while True:
         child = starter.start(pass_fds=pass_fds)
-        if getattr(child, "warm", False):
+        if child.warm:
             say(f"warm start: server process {child.pid} is a fork of the template")
         status = _wait(child, starter, reports)
         if status != 3:
             return status
 
 
-def _wait(child: Any, starter: Any, reports: Reports) -> int:
+def _wait(child: Child, starter: Starter, reports: Reports) -> int:
     """The server process's status, learning what it imported meanwhile.
 
     On Ctrl-C the server process (in a session of its own, as the engine starts it) gets
@@ -180,7 +216,7 @@ class _ExitWatch:
             os.close(fd)
 
 
-def _ends_within(child: Any, seconds: float) -> bool:
+def _ends_within(child: Child, seconds: float) -> bool:
     try:
         child.wait(seconds)
     except subprocess.TimeoutExpired:
@@ -188,7 +224,7 @@ def _ends_within(child: Any, seconds: float) -> bool:
     return True
 
 
-def _kill(child: Any) -> None:
+def _kill(child: Child) -> None:
     try:
         child.send_signal(signal.SIGKILL)
         child.wait(None)

@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -77,8 +77,8 @@ class Starter:
     ready: int = 0
     interrupt: BaseException | None = None
 
-    def start(self, *, pass_fds: tuple[int, ...] = ()) -> StartedChild:
-        self.started.append(pass_fds)
+    def start(self, *, pass_fds: Sequence[int] = ()) -> StartedChild:
+        self.started.append(tuple(pass_fds))
         return python(self.codes[len(self.started) - 1], self.reports)
 
     def learn(self, names: list[str]) -> None:
