@@ -186,23 +186,29 @@ def test_a_warm_server_process_ending_with_a_status_ends_runserver_with_it(
 
 
 @pytest.mark.parametrize("backend_name", ["builtin"])
-def test_ctrl_c_leaves_nothing_running(
-    daemon: DaemonProcess, django_project: Path, start_warm: Callable[[Path], DevServer]
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_runserver_leaves_nothing_running(
+    daemon: DaemonProcess,
+    django_project: Path,
+    start_warm: Callable[[Path], DevServer],
+    signum: signal.Signals,
 ) -> None:
+    """Ctrl-C (SIGINT to the terminal's group) or SIGTERM to it: the server processes and
+    the template run in sessions of their own, and are stopped all the same."""
     server = start_warm(django_project)
     server.wait_ready()
     serve_warm(server, django_project, "hello v2")
     assert server.process is not None
     below = live_below(server.process.pid)
     assert len(below) >= 2, "a server process and a template run below runserver"
-    os.killpg(server.process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    os.killpg(server.process.pid, signum)  # to runserver's group, as the terminal does
     try:
         server.process.wait(STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"runserver did not end on Ctrl-C:\n{server.log()}")
+        pytest.fail(f"runserver did not end on {signum.name}:\n{server.log()}")
     deadline = time.monotonic() + STOP_TIMEOUT
     while left := [pid for pid in below if Path(f"/proc/{pid}").exists() and _alive(pid)]:
-        assert time.monotonic() < deadline, f"still running after Ctrl-C: {left}"
+        assert time.monotonic() < deadline, f"still running after {signum.name}: {left}"
         time.sleep(0.05)
 
 
