@@ -34,6 +34,7 @@ from django.utils import autoreload  # type: ignore[import-untyped]
 
 from reloadd.client.django.drain import DRAIN_TIMEOUT
 from reloadd.client.django.warm_report import Reports
+from reloadd.protocol import ReloaddError
 
 ENV_VAR = "RELOADD_WARM"
 """``1`` (or ``true``, ``yes``, ``on``) turns warm restarts on, ``0`` (``false``, ``no``, ``off``) off."""
@@ -138,13 +139,18 @@ def restart_with_reloader() -> int:
     from reloadd.client.warm import WarmStarter
     from reloadd.protocol.endpoint import find_project_root
 
+    try:
+        root = find_project_root()
+    except ReloaddError as exc:  # the working folder cannot be read
+        say(f"cannot start warm ({exc}); starting cold")
+        return _django_restart()
     reports = Reports()
     env = {**os.environ, autoreload.DJANGO_AUTORELOAD_ENV: "true", **reports.environment()}
     starter = WarmStarter(
         [os.fspath(arg) for arg in autoreload.get_child_arguments()],
         env=env,
         cwd=Path.cwd(),
-        root=find_project_root(),
+        root=root,
         say=say,
     )
     try:

@@ -197,3 +197,18 @@ def test_a_server_process_forked_from_a_template_takes_its_grandparents_socket(
     with taken:
         assert taken.getsockname()[:2] == ("127.0.0.1", port)
     assert kept_socket.ENV_VAR not in os.environ  # its own children are not told of it
+
+
+def test_a_project_root_that_cannot_be_found_starts_cold_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reloadd.protocol import EndpointError, endpoint
+
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise EndpointError("cannot find the project root (permission denied)")
+
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    monkeypatch.setattr(endpoint, "find_project_root", unreadable)
+    monkeypatch.setattr(warm, "_django_restart", lambda: 5)  # Django's own loop, cold
+    assert warm.restart_with_reloader() == 5
+    assert "cannot start warm (cannot find the project root" in capsys.readouterr().err
