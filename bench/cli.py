@@ -3,9 +3,10 @@
     python -m bench                  # everything, about 14 minutes on 2 cores
     python -m bench --quick          # fewer samples, sizes and windows: about 3.5 minutes
     python -m bench --only latency --only setup --sizes 20000
+    python -m bench --only e2e --only uvicorn --only flask --e2e-runs 21
 
-The table goes to stdout (Markdown); progress and notes to stderr. ``--json PATH``
-keeps every number.
+The table goes to stdout (Markdown), then the warm-restart ratios (when a measure
+gave any); progress and notes to stderr. ``--json PATH`` keeps every number.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 from bench import (
     burst,
     django_restart,
+    e2e_apps,
     e2e_django,
     events,
     idle_cpu,
@@ -34,6 +37,7 @@ from bench.environment import BenchEnv
 from bench.machine import describe, load
 from bench.plan import FULL, QUICK, Plan
 from bench.results import Result, notes, table, to_json
+from bench.warm_ratios import ratio_table
 
 log = logging.getLogger("bench")
 
@@ -45,6 +49,8 @@ MEASURES: dict[str, Callable[[BenchEnv, Plan], list[Result]]] = {
     "burst": burst.run,
     "import": import_time.run,
     "e2e": e2e_django.run,
+    "uvicorn": e2e_apps.run_uvicorn,
+    "flask": e2e_apps.run_flask,
     "restart": django_restart.run,
     "events": events.run,
 }
@@ -65,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sizes", help="comma-separated tree sizes for latency and set-up (e.g. 1000,20000)"
+    )
+    parser.add_argument(
+        "--e2e-runs",
+        type=int,
+        metavar="N",
+        help="timed edits per contender in the end-to-end measures (e2e, uvicorn, flask)",
     )
     parser.add_argument("--json", type=Path, help="also write every result to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, trees)")
@@ -88,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     if args.sizes:
         plan = plan.with_sizes(tuple(int(s) for s in args.sizes.split(",")))
+    if args.e2e_runs:
+        plan = replace(plan, e2e_runs=args.e2e_runs)
     chosen = args.only or list(MEASURES)
     results: list[Result] = []
     failed: list[str] = []
@@ -111,6 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
     print(table(results))
+    ratios = ratio_table(results)
+    if ratios:
+        print()
+        print("Warm restarts (issue 18's targets), ratios of p50s in this run:")
+        print()
+        print(ratios)
+    print()
     for line in notes(results):
         print(f"- {line}")
     if args.json:

@@ -9,7 +9,17 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("reloadd", "Django", "watchfiles", "pywatchman", "pyzmq", "msgpack")
+PACKAGES = (
+    "reloadd",
+    "Django",
+    "watchfiles",
+    "pywatchman",
+    "pyzmq",
+    "msgpack",
+    "uvicorn",
+    "fastapi",
+    "Flask",
+)
 
 
 def _cpu_model() -> str:

@@ -23,15 +23,34 @@ RELOADD_CLIENT = "reloadd (client)"
 RELOADD_REPORT_WATCHMAN = "reloadd (Watchman, save report)"
 RELOADD_REPORT_BUILTIN = "reloadd (built-in, save report)"
 """An editor reports each save over a persistent connection (the daemon's backend in brackets)."""
+RELOADD_WARM = "reloadd warm (built-in)"
+"""A restart forks the warm template (``reloadd run --warm``, ``RELOADD_WARM=1`` for Django)."""
+RELOADD_TEMPLATE = "reloadd warm template"
+"""The template process(es) ``--warm`` keeps beside the dev server (memory)."""
+UVICORN_RELOAD = "uvicorn --reload"
+FLASK_RELOADER = "flask run --reload"
+ONE_SERVER = "one dev server"
+"""The serving process of a cold start (memory): what the template is compared with."""
 
 RELOADD = (
     RELOADD_WATCHMAN,
     RELOADD_BUILTIN,
+    RELOADD_WARM,
+    RELOADD_TEMPLATE,
     RELOADD_CLIENT,
     RELOADD_REPORT_WATCHMAN,
     RELOADD_REPORT_BUILTIN,
 )
-ANCHORS = (STAT, DJANGO_WATCHMAN, WATCHFILES, PYWATCHMAN)
+ANCHORS = (
+    STAT,
+    DJANGO_WATCHMAN,
+    WATCHFILES,
+    PYWATCHMAN,
+    UVICORN_RELOAD,
+    FLASK_RELOADER,
+    ONE_SERVER,
+)
+"""Every anchor, in column order; a table shows only those its results hold."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +135,21 @@ def _anchor_cell(reloadd: Result, anchor: Result | None) -> str:
     return text
 
 
+def _short(contender: str) -> str:
+    """A reloadd contender without the word reloadd: ``Watchman``, ``warm (built-in)``."""
+    if contender.startswith("reloadd (") and contender.endswith(")"):
+        return contender.removeprefix("reloadd (").removesuffix(")")
+    return contender.removeprefix("reloadd ")
+
+
 def table(results: Iterable[Result]) -> str:
     """The Markdown table of every reloadd result beside the anchors of its scenario."""
     results = list(results)
     by_key = {(r.measure, r.scenario, r.contender): r for r in results}
+    present = {r.contender for r in results}
+    anchors = [anchor for anchor in ANCHORS if anchor in present]
     header = ["measure", "scenario", "reloadd backend", "p50 / p99", "target", "met"]
-    header += [f"{anchor} (ratio)" for anchor in ANCHORS]
+    header += [f"{anchor} (ratio)" for anchor in anchors]
     rows = [header]
     seen: set[tuple[str, str, str]] = set()
     for result in results:
@@ -133,14 +161,14 @@ def table(results: Iterable[Result]) -> str:
         row = [
             result.measure,
             result.scenario,
-            result.contender.removeprefix("reloadd (").removesuffix(")"),
+            _short(result.contender),
             _value(result),
             _target(result),
             met,
         ]
         row += [
             _anchor_cell(result, by_key.get((result.measure, result.scenario, anchor)))
-            for anchor in ANCHORS
+            for anchor in anchors
         ]
         rows.append(row)
     # Scenarios measured only for anchors (none for reloadd) still deserve a line.
@@ -150,7 +178,7 @@ def table(results: Iterable[Result]) -> str:
         row = [measure, scenario, "—", "", "", ""]
         row += [
             _value(by_key[(measure, scenario, a)]) if (measure, scenario, a) in by_key else ""
-            for a in ANCHORS
+            for a in anchors
         ]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
