@@ -214,8 +214,16 @@ def _server_bind(server: Any) -> None:
     if sock is not None and sock.family == server.address_family:
         server.socket.close()
         server.socket = sock
-        atexit.register(Drain(server).finish)  # a restart answers what this process accepted
+        atexit.register(_finish, Drain(server))  # a restart answers what this process accepted
     _django_server_bind(server)
+
+
+def _finish(drain: Drain) -> None:
+    """At exit: answer what was accepted, accept nothing more, then hand over to the next process."""
+    drain.finish()
+    from reloadd.client.django import warm_report  # it imports this module
+
+    warm_report.hand_over()
 
 
 def child_run_with_reloader(main_func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

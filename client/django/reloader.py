@@ -25,7 +25,8 @@ from django.core.signals import request_finished  # type: ignore[import-untyped]
 from django.utils import autoreload  # type: ignore[import-untyped]
 
 from reloadd.client import Client, default_name, module_files, process_start_time
-from reloadd.client.django.lifecycle import Lifecycle
+from reloadd.client.django import warm_report
+from reloadd.client.django.lifecycle import RESTART_CODE, Lifecycle
 from reloadd.client.polling import written_at
 from reloadd.protocol import Crash, ProtocolError, ReloaddError, Role, ServerState
 from reloadd.protocol.globs import compile_glob, glob_matches
@@ -346,6 +347,8 @@ class DaemonReloader(autoreload.BaseReloader):  # type: ignore[misc]
 
     def _end(self, exc: BaseException) -> None:
         """The reloader stops on ``exc``: report ``stopped`` unless it is a restart."""
+        if isinstance(exc, SystemExit) and exc.code == RESTART_CODE:
+            warm_report.restarting()
         if self.client is not None:
             self.lifecycle.ended(self.client, exc)
 

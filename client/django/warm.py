@@ -160,19 +160,61 @@ def restart_with_reloader() -> int:
         reports.close()
 
 
+HANDED_OVER = object()
+"""What :func:`_wait` returns when the server process, exiting to restart, accepts nothing more."""
+
+
 def _loop(starter: Starter, reports: Reports, pass_fds: tuple[int, ...]) -> int:
-    """Start server processes until one ends with another status than 3; return it."""
+    """Start server processes until one ends with another status than 3; return it.
+
+    A process exiting to restart on the kept socket says when it accepts nothing more
+    (:data:`~reloadd.client.django.warm_report.HANDED_OVER`): the next one is started
+    then, while the old one finishes exiting, and the old one's status is still the one
+    that decides (anything but 3 stops the new one and ends ``runserver`` with it).
+    """
+    child = _start(starter, pass_fds)
     while True:
-        child = starter.start(pass_fds=pass_fds)
-        if child.warm:
-            say(f"warm start: server process {child.pid} is a fork of the template")
-        status = _wait(child, starter, reports)
-        if status != 3:
-            return status
+        outcome = _wait(child, starter, reports)
+        if outcome is HANDED_OVER:
+            following = _start(starter, pass_fds)
+            status = _exit_of(child, following)
+            if status != 3:
+                _kill(following)
+                return status
+            child = following
+            continue
+        assert isinstance(outcome, int)
+        if outcome != 3:
+            return outcome
+        child = _start(starter, pass_fds)
 
 
-def _wait(child: Child, starter: Starter, reports: Reports) -> int:
-    """The server process's status, learning what it imported meanwhile.
+def _start(starter: Starter, pass_fds: tuple[int, ...]) -> Child:
+    child = starter.start(pass_fds=pass_fds)
+    if child.warm:
+        say(f"warm start: server process {child.pid} is a fork of the template")
+    return child
+
+
+def _exit_of(old: Child, following: Child) -> int:
+    """The status of ``old``, which handed over to ``following``; both end on Ctrl-C or SIGTERM."""
+    try:
+        return int(old.wait(None))
+    except KeyboardInterrupt:
+        for child in (old, following):
+            child.send_signal(signal.SIGINT)
+        for child in (old, following):
+            if not _ends_within(child, INTERRUPT_GRACE):
+                _kill(child)
+        raise
+    except BaseException:
+        _kill(old)
+        _kill(following)
+        raise
+
+
+def _wait(child: Child, starter: Starter, reports: Reports) -> int | object:
+    """The server process's status (or :data:`HANDED_OVER`), learning what it imported meanwhile.
 
     On Ctrl-C the server process (in a session of its own, as the engine starts it) gets
     SIGINT from here and a moment to end; on SIGTERM (Django's handler raises
@@ -187,9 +229,12 @@ def _wait(child: Child, starter: Starter, reports: Reports) -> int:
                 readable, _, _ = select.select([reports.read_fd, *exits.fds], [], [], exits.timeout)
                 if reports.read_fd in readable:
                     names = reports.read()
+                    handed_over = Reports.handed_over(names)
                     if names:
                         starter.learn(names)
                         starter.child_ready()
+                    if handed_over:
+                        return HANDED_OVER
     except KeyboardInterrupt:
         child.send_signal(signal.SIGINT)
         if not _ends_within(child, INTERRUPT_GRACE):

@@ -29,6 +29,10 @@ CHUNK = select.PIPE_BUF
 MAX_NAME = 1000
 """Longest module name reported (longer ones are not: one line must fit in a chunk)."""
 
+HANDED_OVER = "!handed-over"
+"""The line a server process exiting to restart writes once it accepts nothing more (never a
+module name): the parent may start the next one while this one finishes exiting."""
+
 
 class Reports:
     """The parent's end: a pipe whose write end every server process gets."""
@@ -57,6 +61,14 @@ class Reports:
         self._partial = lines.pop()
         return [line.decode(errors="replace") for line in lines if line]
 
+    @staticmethod
+    def handed_over(lines: list[str]) -> bool:
+        """Whether ``lines`` (from :meth:`read`) hold :data:`HANDED_OVER`; it is removed from them."""
+        if HANDED_OVER not in lines:
+            return False
+        lines[:] = [line for line in lines if line != HANDED_OVER]
+        return True
+
     def close(self) -> None:
         """Close both ends."""
         for fd in (self.read_fd, self.write_fd):
@@ -84,6 +96,13 @@ class Reporter:
         except (BlockingIOError, BrokenPipeError, OSError):
             return  # the parent is gone or not reading: the next template learns less
         self.sent.update(names)
+
+    def hand_over(self) -> None:
+        """Write :data:`HANDED_OVER` (nothing if the pipe is full: the parent waits for the exit)."""
+        try:
+            os.write(self.fd, HANDED_OVER.encode() + b"\n")
+        except OSError:
+            pass
 
 
 def _chunks(names: list[str]) -> Iterator[bytes]:
@@ -124,6 +143,28 @@ def report(**kwargs: object) -> None:
     found = reporter()
     if found is not None:
         found.report()
+
+
+_restarting = False
+
+
+def restarting() -> None:
+    """This server process exits to restart (code 3); see :func:`hand_over`."""
+    global _restarting
+    _restarting = True
+
+
+def hand_over() -> None:
+    """Called once the server accepts nothing more (the kept socket's drain, at exit): if this
+    process exits to restart, tell the parent it may start the next one now.
+
+    What is left of this process's exit (the interpreter's shutdown) then overlaps the next
+    one's start. Only a server on the kept socket hands over: its drain guarantees that a
+    connection made from here on waits for the next process.
+    """
+    found = reporter() if _restarting else None
+    if found is not None:
+        found.hand_over()
 
 
 def install_child() -> None:

@@ -218,3 +218,50 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+SLOW_EXIT = """
+import atexit as _atexit
+import os as _os
+import time as _time
+
+
+def _slow_exit(release="{release}", holding="{holding}"):
+    # Registered before the server binds, so it runs after the kept socket's drain.
+    with open(holding, "a") as marks:
+        marks.write(f"{{_os.getpid()}}\\n")
+    deadline = _time.monotonic() + 60
+    while not _os.path.exists(release) and _time.monotonic() < deadline:
+        _time.sleep(0.01)
+
+
+if _os.environ.get("RUN_MAIN") == "true":
+    _atexit.register(_slow_exit)
+"""
+
+
+@pytest.mark.parametrize("backend_name", ["builtin"])
+def test_the_next_server_process_starts_while_the_old_one_is_still_exiting(
+    daemon: DaemonProcess,
+    django_project: Path,
+    start_warm: Callable[[Path], DevServer],
+    tmp_path: Path,
+) -> None:
+    """A server process exiting to restart hands over once it accepts nothing more: the
+    next one serves the edit while the old one is still in its exit (held here by an
+    ``atexit`` of the project's that waits for a file), and its status 3 still counts."""
+    release, holding = tmp_path / "release", tmp_path / "holding"
+    settings = django_project / "mysite" / "settings.py"
+    settings.write_text(settings.read_text() + SLOW_EXIT.format(release=release, holding=holding))
+    server = start_warm(django_project)
+    first = server.pid_of(server.wait_ready())
+    write_views(django_project, "hello v2")
+    body = server.wait_for_page("/", lambda b: b.startswith("hello v2 "))
+    assert server.pid_of(body) != first
+    assert holding.read_text().split() == [str(first)], "the old process is still exiting"
+    assert first in live_below(server.process.pid if server.process else 0)
+    release.touch()  # the old process ends with 3; the new one goes on serving
+    write_views(django_project, "hello v3")
+    server.wait_for_page("/", lambda b: b.startswith("hello v3 "))
+    assert server.process is not None
+    assert server.process.poll() is None, server.log()
