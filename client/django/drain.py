@@ -80,6 +80,14 @@ class Drain:
                 self._busy.discard(id(connection))
             self._changed.notify_all()
 
+    def stop_accepting(self) -> None:
+        """Accept nothing more, from now on: new connections wait for the next process.
+
+        Returns once no accept is under way (each is made holding the same lock).
+        """
+        with self._changed:
+            self._finishing = True
+
     def finish(self) -> None:
         """Accept nothing more; wait (bounded) until no accepted request is in progress."""
         with self._changed:

@@ -57,6 +57,8 @@ _django_server_bind: Callable[[Any], None] | None = None
 
 _inherited: socket.socket | None = None
 _standin: StandIn | None = None
+_drain: Drain | None = None
+"""The drain of this process's server on the kept socket, once it is bound."""
 
 
 class _BoundSocket(socket.socket):
@@ -209,13 +211,23 @@ def _parent_of(pid: int) -> int:
 
 def _server_bind(server: Any) -> None:
     """Django's ``server_bind``, on the inherited socket when it is for the same address."""
+    global _drain
     assert _django_server_bind is not None
     sock = inherited_socket()
     if sock is not None and sock.family == server.address_family:
         server.socket.close()
         server.socket = sock
-        atexit.register(_finish, Drain(server))  # a restart answers what this process accepted
+        _drain = Drain(server)
+        atexit.register(_finish, _drain)  # a restart answers what this process accepted
     _django_server_bind(server)
+
+
+def stop_accepting() -> bool:
+    """Have this process's server on the kept socket accept nothing more; False if it has none."""
+    if _drain is None:
+        return False
+    _drain.stop_accepting()
+    return True
 
 
 def _finish(drain: Drain) -> None:

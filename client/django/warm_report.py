@@ -146,24 +146,31 @@ def report(**kwargs: object) -> None:
 
 
 _restarting = False
+_handed_over = False
 
 
 def restarting() -> None:
-    """This server process exits to restart (code 3); see :func:`hand_over`."""
+    """This server process exits to restart (code 3): if its server is on the kept socket,
+    it accepts nothing more from now on, and the parent is told at once (:func:`hand_over`)."""
     global _restarting
     _restarting = True
+    if kept_socket.stop_accepting():
+        hand_over()
 
 
 def hand_over() -> None:
-    """Called once the server accepts nothing more (the kept socket's drain, at exit): if this
-    process exits to restart, tell the parent it may start the next one now.
+    """Called once the server accepts nothing more (as soon as the restart is decided, or by
+    the kept socket's drain at exit): if this process exits to restart, tell the parent, once,
+    that it may start the next one now.
 
     What is left of this process's exit (the interpreter's shutdown) then overlaps the next
     one's start. Only a server on the kept socket hands over: its drain guarantees that a
     connection made from here on waits for the next process.
     """
-    found = reporter() if _restarting else None
+    global _handed_over
+    found = reporter() if _restarting and not _handed_over else None
     if found is not None:
+        _handed_over = True
         found.hand_over()
 
 

@@ -221,13 +221,12 @@ def _alive(pid: int) -> bool:
 
 
 SLOW_EXIT = """
-import atexit as _atexit
 import os as _os
+import threading as _threading
 import time as _time
 
 
-def _slow_exit(release="{release}", holding="{holding}"):
-    # Registered before the server binds, so it runs after the kept socket's drain.
+def _hold(release="{release}", holding="{holding}"):
     with open(holding, "a") as marks:
         marks.write(f"{{_os.getpid()}}\\n")
     deadline = _time.monotonic() + 60
@@ -236,23 +235,34 @@ def _slow_exit(release="{release}", holding="{holding}"):
 
 
 if _os.environ.get("RUN_MAIN") == "true":
-    _atexit.register(_slow_exit)
+    {how}
 """
+
+HOLDS = {
+    # Registered before the server binds, so it runs after the kept socket's drain.
+    "atexit": "import atexit; atexit.register(_hold)",
+    # The interpreter waits for it before any atexit handler runs.
+    "thread": "_threading.Thread(target=lambda: (_threading.main_thread().join(), _hold())).start()",
+}
 
 
 @pytest.mark.parametrize("backend_name", ["builtin"])
+@pytest.mark.parametrize("hold", sorted(HOLDS))
 def test_the_next_server_process_starts_while_the_old_one_is_still_exiting(
     daemon: DaemonProcess,
     django_project: Path,
     start_warm: Callable[[Path], DevServer],
     tmp_path: Path,
+    hold: str,
 ) -> None:
-    """A server process exiting to restart hands over once it accepts nothing more: the
-    next one serves the edit while the old one is still in its exit (held here by an
-    ``atexit`` of the project's that waits for a file), and its status 3 still counts."""
+    """A server process exiting to restart hands over as soon as it accepts nothing more:
+    the next one serves the edit while the old one is still exiting (held here by the
+    project: an ``atexit`` handler, or a non-daemon thread the interpreter waits for before
+    any ``atexit`` handler, that waits for a file), and its status 3 still counts."""
     release, holding = tmp_path / "release", tmp_path / "holding"
     settings = django_project / "mysite" / "settings.py"
-    settings.write_text(settings.read_text() + SLOW_EXIT.format(release=release, holding=holding))
+    code = SLOW_EXIT.format(release=release, holding=holding, how=HOLDS[hold])
+    settings.write_text(settings.read_text() + code)
     server = start_warm(django_project)
     first = server.pid_of(server.wait_ready())
     write_views(django_project, "hello v2")
