@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench import (
+    browser_refresh,
     burst,
     django_restart,
     e2e_django,
@@ -47,6 +48,7 @@ MEASURES: dict[str, Callable[[BenchEnv, Plan], list[Result]]] = {
     "e2e": e2e_django.run,
     "restart": django_restart.run,
     "events": events.run,
+    "browser": browser_refresh.run,
 }
 
 

@@ -23,6 +23,9 @@ RELOADD_CLIENT = "reloadd (client)"
 RELOADD_REPORT_WATCHMAN = "reloadd (Watchman, save report)"
 RELOADD_REPORT_BUILTIN = "reloadd (built-in, save report)"
 """An editor reports each save over a persistent connection (the daemon's backend in brackets)."""
+DBR_STAT = "django-browser-reload (StatReloader)"
+DBR_WATCHMAN = "django-browser-reload (WatchmanReloader)"
+"""django-browser-reload in the page, Django's own reloader under ``runserver``."""
 
 RELOADD = (
     RELOADD_WATCHMAN,
@@ -31,7 +34,7 @@ RELOADD = (
     RELOADD_REPORT_WATCHMAN,
     RELOADD_REPORT_BUILTIN,
 )
-ANCHORS = (STAT, DJANGO_WATCHMAN, WATCHFILES, PYWATCHMAN)
+ANCHORS = (STAT, DJANGO_WATCHMAN, WATCHFILES, PYWATCHMAN, DBR_STAT, DBR_WATCHMAN)
 
 
 @dataclass(frozen=True)
@@ -117,11 +120,15 @@ def _anchor_cell(reloadd: Result, anchor: Result | None) -> str:
 
 
 def table(results: Iterable[Result]) -> str:
-    """The Markdown table of every reloadd result beside the anchors of its scenario."""
+    """The Markdown table of every reloadd result beside the anchors of its scenario.
+
+    An anchor with no result in this run gets no column.
+    """
     results = list(results)
     by_key = {(r.measure, r.scenario, r.contender): r for r in results}
+    anchors = [a for a in ANCHORS if any(r.contender == a for r in results)]
     header = ["measure", "scenario", "reloadd backend", "p50 / p99", "target", "met"]
-    header += [f"{anchor} (ratio)" for anchor in ANCHORS]
+    header += [f"{anchor} (ratio)" for anchor in anchors]
     rows = [header]
     seen: set[tuple[str, str, str]] = set()
     for result in results:
@@ -140,7 +147,7 @@ def table(results: Iterable[Result]) -> str:
         ]
         row += [
             _anchor_cell(result, by_key.get((result.measure, result.scenario, anchor)))
-            for anchor in ANCHORS
+            for anchor in anchors
         ]
         rows.append(row)
     # Scenarios measured only for anchors (none for reloadd) still deserve a line.
@@ -150,7 +157,7 @@ def table(results: Iterable[Result]) -> str:
         row = [measure, scenario, "—", "", "", ""]
         row += [
             _value(by_key[(measure, scenario, a)]) if (measure, scenario, a) in by_key else ""
-            for a in ANCHORS
+            for a in anchors
         ]
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
