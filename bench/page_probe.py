@@ -6,7 +6,8 @@ which survives the page's reloads:
 
 * ``document``: a new document started (its ``performance.timeOrigin``), with its URL;
 * ``text``: an element with ``data-bench="NAME"`` got a new text, and when;
-* ``color``: the computed colour of ``#template-text`` changed, and when.
+* ``color``: the computed colour of ``#template-text`` changed, and when;
+* ``leave``: the document is being left (``pagehide``), and when.
 
 Texts are checked on every DOM mutation (a ``MutationObserver`` from the start of the
 document, so the text of a reloaded page is seen while it is parsed), colours on every
@@ -66,6 +67,7 @@ RECORDER = """
   };
   new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
   document.addEventListener("load", check, true);
+  addEventListener("pagehide", () => log({kind: "leave", at: now(), value: location.href}));
   const frame = () => { check(); requestAnimationFrame(frame); };
   requestAnimationFrame(frame);
 })();
@@ -187,6 +189,7 @@ _TRACED = {
     "Network.responseReceived",
     "Network.loadingFailed",
     "Page.frameNavigated",
+    "Page.frameRequestedNavigation",
 }
 
 
@@ -200,6 +203,8 @@ def navigation_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         kind = params.get("type")
         if method == "Page.frameNavigated":
             brief.append({"method": method, "url": params.get("frame", {}).get("url")})
+        elif method == "Page.frameRequestedNavigation":
+            brief.append({"method": method, "reason": params.get("reason")})
         elif kind in ("Document", "EventSource"):
             brief.append(
                 {
@@ -209,6 +214,7 @@ def navigation_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     "url": params.get("request", params.get("response", {})).get("url"),
                     "status": params.get("response", {}).get("status"),
                     "error": params.get("errorText"),
+                    "initiator": params.get("initiator", {}).get("type"),
                 }
             )
     return brief

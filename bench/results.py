@@ -114,7 +114,7 @@ def _anchor_cell(reloadd: Result, anchor: Result | None) -> str:
     if anchor is None:
         return ""
     text = _value(anchor)
-    if anchor.p50 > 0 and not math.isnan(anchor.p50) and not math.isnan(reloadd.p50):
+    if anchor.p50 > 0 and math.isfinite(anchor.p50) and not math.isnan(reloadd.p50):
         text += f" ({reloadd.p50 / anchor.p50:.2g}x)"
     return text
 
