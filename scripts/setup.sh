@@ -33,6 +33,8 @@ TEST_PACKAGES=(
     unshare:util-linux # a mount namespace as a container's view of the project (test_remote_dev_servers.py)
     nvim:neovim # the Neovim setup of docs/editors.md, run headless (tests/integration/editors)
     vim:vim # the Vim setup, the same way
+    chromium:chromium # the browser-refresh tests, headless (tests/browser.py)
+    chromedriver:chromium-driver # drives it through Selenium
 )
 
 missing_packages() {

@@ -52,6 +52,10 @@ def page(request):
     return render(request, "pages/page.html", {{"pid": os.getpid()}})
 
 
+def styled(request):
+    return render(request, "pages/styled.html", {{"pid": os.getpid()}})
+
+
 def lazy(request):
     from pages import lazy_module
 
@@ -67,6 +71,7 @@ urlpatterns = [
     path("", views.index),
     path("page/", views.page),
     path("lazy/", views.lazy),
+    path("styled/", views.styled),
 ]
 """
 
@@ -76,16 +81,43 @@ SETTINGS_TAIL = """
 INSTALLED_APPS += ["pages"{reloadd}]
 """
 
+BROWSER_SETTINGS = """
+MIDDLEWARE.insert(0, "reloadd.client.django.BrowserReloadMiddleware")
+"""
+
+STYLED_TEMPLATE = """\
+{{% load static %}}<!doctype html>
+<html>
+<head><title>styled</title><link rel="stylesheet" href="{{% static 'pages/site.css' %}}"></head>
+<body><h1 id="title">{text} pid={{{{ pid }}}}</h1><input id="field"></body>
+</html>
+"""
+
+SITE_CSS = "#title {{ color: {color}; }}\n"
+
+
+def styled_template(text: str) -> str:
+    """``pages/styled.html`` (a whole HTML page with a stylesheet) saying ``text``."""
+    return STYLED_TEMPLATE.format(text=text)
+
+
+def site_css(color: str) -> str:
+    """``pages/static/pages/site.css`` giving the title ``color``."""
+    return SITE_CSS.format(color=color)
+
 
 def view_source(message: str) -> str:
     """``pages/views.py`` whose index page says ``message``."""
     return VIEWS.format(message=message)
 
 
-def make_project(root: Path, *, reloadd: bool = True, message: str = "hello v1") -> Path:
+def make_project(
+    root: Path, *, reloadd: bool = True, message: str = "hello v1", browser: bool = False
+) -> Path:
     """Create a Django project in ``root`` (which may exist); return ``root``.
 
-    With ``reloadd``, ``"reloadd.client.django"`` is in ``INSTALLED_APPS``.
+    With ``reloadd``, ``"reloadd.client.django"`` is in ``INSTALLED_APPS``; with
+    ``browser``, ``BrowserReloadMiddleware`` is first in ``MIDDLEWARE``.
     """
     root.mkdir(parents=True, exist_ok=True)
     subprocess.run(
@@ -100,9 +132,14 @@ def make_project(root: Path, *, reloadd: bool = True, message: str = "hello v1")
     (app / "views.py").write_text(view_source(message))
     (app / "lazy_module.py").write_text('VALUE = "lazy v1"\n')
     (app / "templates" / "pages" / "page.html").write_text("template v1 pid={{ pid }}\n")
+    (app / "templates" / "pages" / "styled.html").write_text(styled_template("styled v1"))
+    (app / "static" / "pages").mkdir(parents=True)
+    (app / "static" / "pages" / "site.css").write_text(site_css("rgb(0, 0, 255)"))
     (root / "mysite" / "urls.py").write_text(URLS)
     with open(root / "mysite" / "settings.py", "a") as settings:
         settings.write(SETTINGS_TAIL.format(reloadd=', "reloadd.client.django"' if reloadd else ""))
+        if browser:
+            settings.write(BROWSER_SETTINGS)
     return root
 
 

@@ -5,11 +5,17 @@ it off. See ``docs/django.md``. This is the only part of ``reloadd.client`` that
 imports Django.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from reloadd.client.django.hook import ENV_VAR, enabled, get_reloader, install, uninstall
 from reloadd.client.django.reloader import DaemonReloader, DaemonUnavailable, WatchClient
 
+if TYPE_CHECKING:
+    from reloadd.client.django.browser import BrowserReloadMiddleware
+
 __all__ = [
     "ENV_VAR",
+    "BrowserReloadMiddleware",
     "DaemonReloader",
     "DaemonUnavailable",
     "WatchClient",
@@ -18,3 +24,12 @@ __all__ = [
     "install",
     "uninstall",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``BrowserReloadMiddleware``, imported when Django loads ``MIDDLEWARE``."""
+    if name == "BrowserReloadMiddleware":
+        from reloadd.client.django.browser import BrowserReloadMiddleware
+
+        return BrowserReloadMiddleware
+    raise AttributeError(name)

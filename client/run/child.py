@@ -13,12 +13,24 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 KILL_TIMEOUT = 5.0
 """Seconds to wait for the group to be gone after SIGKILL."""
 
 _POLL_START = 0.001
 _POLL_MAX = 0.02
+
+
+class Process(Protocol):
+    """What :class:`Child` needs of a started process (``Popen``, or a warm start's child)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 class Child:
@@ -31,18 +43,25 @@ class Child:
         env: Mapping[str, str],
         cwd: Path,
         pass_fds: Sequence[int] = (),
+        start: Callable[[], Process] | None = None,
     ) -> None:
+        """Start ``command`` in a session of its own; or, with ``start``, call it instead
+        (it starts the process, in a session of its own: ``reloadd run --warm``)."""
         self.started_at = time.time()
         """Unix time just before the process was created: the ``since`` of its files."""
         self.started_monotonic = time.monotonic()
-        self.process = subprocess.Popen(
-            list(command),
-            env=dict(env),
-            cwd=str(cwd),
-            start_new_session=True,
-            close_fds=True,
-            pass_fds=tuple(pass_fds),
-        )
+        self.process: Process
+        if start is not None:
+            self.process = start()
+        else:
+            self.process = subprocess.Popen(
+                list(command),
+                env=dict(env),
+                cwd=str(cwd),
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=tuple(pass_fds),
+            )
         self.pid = self.process.pid
         self.pgid = self.pid  # a session leader leads its own process group
         self.stopping = False

@@ -51,6 +51,13 @@ BIND_FAILED = b"B"
 """Datagram kind: under ``--socket``, the port of a ``bind`` that failed with ``EADDRINUSE``
 (a server binding the port the supervisor holds for it, instead of taking the socket)."""
 
+MODULES = b"M"
+"""Datagram kind: names of modules the process imported (or tried to), sent only when
+``RELOADD_RUN_MODULES`` is set (``reloadd run --warm``: what a template preloads)."""
+
+MODULES_ENV = "RELOADD_RUN_MODULES"
+"""Set (to ``1``) by ``reloadd run --warm``: the hook also reports module names."""
+
 SEPARATOR = b"\0"
 """Between the paths of one datagram (a path never holds a NUL byte)."""
 
@@ -186,6 +193,7 @@ class Reporter:
     def __init__(self, address: str) -> None:
         self.address = address
         self.sent: set[str] = set()
+        self.sent_names: set[str] = set()
         self._pending: list[str] = []
         self._lock = _thread.allocate_lock()
         self._socket: _socket.socket | None = None
@@ -208,6 +216,31 @@ class Reporter:
             self._broken = True  # no supervisor (any more): stay silent
             return
         self._socket = sock
+
+    def disconnect(self) -> None:
+        """Close the socket to the supervisor (a warm child, before it rearranges its descriptors)."""
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+            self._socket = None
+
+    def reconnect(self) -> None:
+        """A new socket to the supervisor (a warm child, once its descriptors are in place)."""
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+            self._socket = None
+            self._broken = self._congested = False
+            self._connect()
+
+    def module_names(self, names: list[str]) -> None:
+        """Report module names, each once per process; best effort (a name lost costs a
+        module that a template does not preload, nothing else)."""
+        with self._lock:
+            new = [name for name in names if name not in self.sent_names]
+            if new:
+                self.sent_names.update(new)
+                self._send(MODULES, new)
 
     def after_fork(self) -> None:
         """In a forked child: a fresh lock (another thread may have held the old one), and
@@ -305,10 +338,23 @@ class ImportReporter:
     it; it only learns, at once, which file each import is about to run.
     """
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, *, names: bool = False) -> None:
         self.reporter = reporter
+        self.names = names
+        """Also report module names (``RELOADD_RUN_MODULES``)."""
         self._main_reported = False
         self._last_scan = time.monotonic()
+
+    def template_started(self) -> None:
+        """In a warm template: its ``__main__`` (the template's bootstrap) is not reported."""
+        self._main_reported = True
+
+    def forked_as_main(self) -> None:
+        """In a warm child: reconnect, then report the new ``__main__`` and every module the
+        template imported (the supervisor registers what it does not know yet)."""
+        self.reporter.reconnect()
+        self._main_reported = False
+        self.scan()
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         """Find the spec with the finders that follow this one; report its file."""
@@ -330,6 +376,8 @@ class ImportReporter:
         found = spec_file(spec)
         if found is not None:
             self.reporter.imported([os.path.abspath(found)])
+        if self.names and spec is not None:
+            self.reporter.module_names([fullname])
         if time.monotonic() - self._last_scan > RESCAN_INTERVAL:
             self.scan()
         return spec
@@ -344,8 +392,11 @@ class ImportReporter:
     def scan(self, *, wait: bool = False) -> None:
         """Report every file in ``sys.modules`` not reported yet (modules other loaders loaded)."""
         self._last_scan = time.monotonic()
-        found = [module_file(module) for module in list(sys.modules.values())]
+        modules = list(sys.modules.items())
+        found = [module_file(module) for _, module in modules]
         self.reporter.imported([os.path.abspath(name) for name in found if name], wait=wait)
+        if self.names:
+            self.reporter.module_names([name for name, _ in modules])
 
 
 def report_bind_conflicts(reporter: Reporter) -> None:
@@ -385,7 +436,7 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     if not address:
         return None
     reporter = Reporter(address)
-    finder = ImportReporter(reporter)
+    finder = ImportReporter(reporter, names=bool(env.get(MODULES_ENV)))
     sys.meta_path.insert(0, finder)
     finder.scan()
     previous_hook = sys.excepthook

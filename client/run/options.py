@@ -33,6 +33,8 @@ class RunOptions:
     stop_signal: signal.Signals = signal.SIGTERM
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     cwd: Path = field(default_factory=Path.cwd)
+    warm: bool = False
+    """Fork each restart from a preloaded template (``--warm``, docs/warm.md)."""
 
     def client_name(self) -> str:
         """The name the supervisor registers under: the same for the same command in the same folder."""
@@ -84,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"then SIGKILL the group after this long (default {DEFAULT_STOP_TIMEOUT:g})",
     )
     parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="restart by forking a template that has already imported the command's "
+        "third-party modules (Python commands; cold when it cannot, saying why; docs/warm.md)",
+    )
+    parser.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command to run"
     )
 
@@ -108,6 +116,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         stop_signal=parse_signal(args.stop_signal),
         stop_timeout=args.stop_timeout,
         cwd=cwd,
+        warm=bool(getattr(args, "warm", False)),
     )
 
 

@@ -18,6 +18,7 @@ from reloadd.client.run.child_hook import (
     CRASHED,
     FAILED,
     IMPORTED,
+    MODULES,
     REPORT_ENV,
     SEPARATOR,
 )
@@ -82,6 +83,8 @@ class Batch:
     """The last crash reported, if any."""
     bind_failed: list[int] = field(default_factory=list)
     """Ports a child could not bind because they were in use (reported under ``--socket``)."""
+    modules: list[str] = field(default_factory=list)
+    """Names of modules the children imported (reported under ``--warm`` only)."""
 
 
 class ReportSocket:
@@ -136,7 +139,9 @@ class ReportSocket:
                 )
                 continue
             paths = [os.fsdecode(raw) for raw in payload.split(SEPARATOR) if raw]
-            if kind == IMPORTED:
+            if kind == MODULES:
+                batch.modules.extend(paths)
+            elif kind == IMPORTED:
                 batch.imported.extend(paths)
             elif kind == FAILED:
                 batch.failed.extend(paths)

@@ -22,13 +22,13 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from reloadd.client.connection import Client
 from reloadd.client.idle_exit import BACKGROUND_IDLE_EXIT, describe_duration
 from reloadd.client.polling import CLOCK_MARGIN, written_at
 from reloadd.client.run.child import Child
-from reloadd.client.run.child_hook import ROOT_ENV
+from reloadd.client.run.child_hook import MODULES_ENV, ROOT_ENV
 from reloadd.client.run.command import check_command, how_it_ended, shell_status
 from reloadd.client.run.conflict import port_conflict
 from reloadd.client.run.lifecycle import Lifecycle
@@ -41,6 +41,9 @@ from reloadd.client.run.watcher import Changes, RestartRequested, Watcher, Watch
 from reloadd.client.standin import Outage, StandIn
 from reloadd.protocol import Role
 from reloadd.protocol.endpoint import find_project_root
+
+if TYPE_CHECKING:
+    from reloadd.client.warm import WarmStarter
 
 STARTUP_DIR = Path(__file__).with_name("startup")
 """The folder put first on the child's ``PYTHONPATH``: it holds the startup hook."""
@@ -87,6 +90,8 @@ class Supervisor:
         self.restarts = 0
         self.waiting = False
         """True while a child that exited by itself waits for a change to start again."""
+        self.warm: WarmStarter | None = None
+        """With ``--warm``: starts each child, forked from a template when it can."""
         self.no_files = NoFilesWarning(
             label=self.label, watch_given=bool(options.watch), say=self._say
         )
@@ -121,6 +126,17 @@ class Supervisor:
             selector.register(self.watcher, selectors.EVENT_READ)
             selector.register(signals, selectors.EVENT_READ)
             self.watcher.start()
+            if self.options.warm:
+                from reloadd.client.warm import WarmStarter  # only then: it loads ctypes
+
+                self.warm = WarmStarter(
+                    self.options.command,
+                    env=self._child_env(),
+                    cwd=self.options.cwd,
+                    root=find_project_root(self.options.root),
+                    say=self._say,
+                )
+                stack.callback(self.warm.close)
             try:
                 self._spawn()
             except OSError as exc:
@@ -164,15 +180,16 @@ class Supervisor:
             if status is not None:
                 return status
             if self.child is not None and self.child.poll() is None:
-                self.lifecycle.check()
+                ready = self.lifecycle.check()
+                if ready is not None and self.warm is not None:
+                    self.warm.child_ready()
             self.no_files.check(
                 None if self.child is None else self.child.uptime(), bool(self.known)
             )
 
     # -- children -------------------------------------------------------------------------------
 
-    def _spawn(self) -> None:
-        self.standin.stop()  # from here on, connections wait in the backlog for the child
+    def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
             env.pop(name, None)
@@ -182,6 +199,13 @@ class Supervisor:
         )  # where a crash's line is looked for
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = str(STARTUP_DIR) + (os.pathsep + path if path else "")
+        if self.options.warm:
+            env[MODULES_ENV] = "1"  # the names a template preloads
+        return env
+
+    def _spawn(self) -> None:
+        self.standin.stop()  # from here on, connections wait in the backlog for the child
+        env = self._child_env()
         command = list(self.options.command)
         fds = [sock.fileno() for sock in self.sockets]
         for sock in self.sockets:
@@ -191,7 +215,9 @@ class Supervisor:
         self.failed = []
         self.crash = None
         self.failed_binds = []
-        self.child = Child(command, env=env, cwd=self.options.cwd, pass_fds=fds)
+        warm = self.warm
+        start = None if warm is None else (lambda: warm.start(listen_fds=fds))
+        self.child = Child(command, env=env, cwd=self.options.cwd, pass_fds=fds, start=start)
         self.reports.reset_since(self.child.started_at)
         self.lifecycle.started(self.child.pid)
 
@@ -221,7 +247,11 @@ class Supervisor:
         if was_waiting:
             self._say(f"{reason}; started again")
         else:
-            self._say(f"{reason}; restarted in {total_ms:.0f} ms (stopping took {stop_ms:.0f} ms)")
+            assert self.child is not None
+            how = ", forked from the template" if getattr(self.child.process, "warm", False) else ""
+            self._say(
+                f"{reason}; restarted in {total_ms:.0f} ms{how} (stopping took {stop_ms:.0f} ms)"
+            )
 
     def _stop_child(self) -> None:
         assert self.child is not None
@@ -303,6 +333,8 @@ class Supervisor:
         self.failed.extend(path for path in batch.failed if path not in self.failed)
         if batch.imported:
             self.lifecycle.imported()
+        if self.warm is not None and batch.modules:
+            self.warm.learn(batch.modules)
         new = [path for path in dict.fromkeys(paths) if path not in self.known]
         if new:
             self.known.update(new)

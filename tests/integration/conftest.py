@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import browser  # noqa: F401  (fixture: a headless Chromium)
 from tests.daemon_process import DaemonProcess
 from tests.django_project import DevServer
 from tests.integration.batches import batches  # noqa: F401  (fixture for backend tests)
