@@ -16,7 +16,8 @@ Set-ups, as each tool's documentation asks:
   ``BrowserReloadMiddleware`` in ``MIDDLEWARE``, ``path("__reload__/",
   include("django_browser_reload.urls"))`` in the URLconf; Django's own reloader.
 * **reloadd**: ``"reloadd.client.django"`` in ``INSTALLED_APPS`` and
-  ``"reloadd.client.django.BrowserReloadMiddleware"`` in ``MIDDLEWARE``; nothing else.
+  ``"reloadd.client.django.BrowserReloadMiddleware"`` first in ``MIDDLEWARE`` (as
+  reloadd's own browser tests have it); nothing else.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ MIDDLEWARE += ["django_browser_reload.middleware.BrowserReloadMiddleware"]
 """
 
 RELOADD_SETTINGS = """
-MIDDLEWARE += ["reloadd.client.django.BrowserReloadMiddleware"]
+MIDDLEWARE.insert(0, "reloadd.client.django.BrowserReloadMiddleware")
 """
 
 RELOADD_MIDDLEWARE = "reloadd.client.django.BrowserReloadMiddleware"
@@ -95,7 +96,7 @@ class BrowserProject:
         self.template = app / "templates" / "pages" / "browser.html"
         self.views = app / "browser_views.py"
         self.css = app / "static" / "pages" / "bench.css"
-        self.css.parent.mkdir(parents=True)
+        self.css.parent.mkdir(parents=True, exist_ok=True)
         # The project root for reloadd's daemon (and Watchman) is this folder.
         (self.root / ".watchmanconfig").write_text("{}\n")
         self.edit_template("template 0")
