@@ -62,11 +62,17 @@ CSS = "browser: save CSS → new style applied (ms)"
 CSS_NAVIGATIONS = "browser: save CSS → page loads (all edits)"
 SCENARIO = "startproject, headless Chromium"
 
+EDITS = ("template", "css", "view")
+"""The kinds of edit, in the order each round makes them."""
+
 PAUSE = 1.0
 """Shortest pause between two edits, in seconds (drawn between it and twice it)."""
 
 SHOW_TIMEOUT = 10.0
 """Seconds the page may take to show an edit before it counts as missed."""
+
+RECOVERY_SETTLE = 3.0
+"""Seconds given to a page the bench loaded again after a missed edit, before the next edit."""
 
 TEMPLATE_TARGET_MS = 100.0
 TEMPLATE_TARGET_RATIO = 0.5
@@ -172,7 +178,9 @@ class _Session:
         shown = page_probe.wait_for(self.chromium, found, SHOW_TIMEOUT)
         if shown is None:
             log.warning("browser: %s edit to %r not shown within %s s", kind, value, SHOW_TIMEOUT)
-            self.chromium.driver.get(self.url)  # start the next edit from a page that works
+            # Start the next edit from a page that works, its script connected again.
+            self.chromium.driver.get(self.url)
+            time.sleep(RECOVERY_SETTLE)
             return edit
         edit.shown_ms = shown.at - written
         if kind == "css":
@@ -229,7 +237,7 @@ def _measure(env: BenchEnv, contender: Contender, project: BrowserProject, runs:
             session.open()
             red = 1
             for run in range(runs + 1):
-                for kind in ("template", "css", "view"):
+                for kind in EDITS:
                     time.sleep(rng.uniform(PAUSE, 2 * PAUSE))
                     red += 1
                     value = {"template": f"template {run + 1}", "view": f"view {run + 1}"}
