@@ -1,7 +1,7 @@
 """``python -m bench``: run the measures and print one table.
 
-    python -m bench                  # everything, about 14 minutes on 2 cores
-    python -m bench --quick          # fewer samples, sizes and windows: about 3.5 minutes
+    python -m bench                  # everything, about 25 minutes on 2 cores (10 of them the browser)
+    python -m bench --quick          # fewer samples, sizes and windows: about 6 minutes
     python -m bench --only latency --only setup --sizes 20000
 
 The table goes to stdout (Markdown); progress and notes to stderr. ``--json PATH``
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="reloadd against its anchors, side by side."
     )
-    parser.add_argument("--quick", action="store_true", help="a short run (about 3.5 minutes)")
+    parser.add_argument("--quick", action="store_true", help="a short run (about 6 minutes)")
     parser.add_argument(
         "--only",
         action="append",

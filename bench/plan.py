@@ -1,4 +1,4 @@
-"""How much of each measure a run does: ``--quick`` (about 3.5 minutes) or the full run (about 14)."""
+"""How much of each measure a run does: ``--quick`` (about 6 minutes) or the full run (about 25)."""
 
 from __future__ import annotations
 
