@@ -141,6 +141,11 @@ def _time_result(measure: str, label: str, edits: list[Edit], kind: str) -> Resu
         f"{min(shown, default=math.nan):.0f}-{max(shown, default=math.nan):.0f} ms over "
         f"{len(mine)} edits; page loads per edit {min(reloads)}-{max(reloads)}"
     )
+    navigated = [
+        e.navigated_ms for e in mine if e.shown_ms is not None and e.navigated_ms is not None
+    ]
+    if navigated and kind != "css":
+        note += f"; save → reload started p50 {median(navigated):.0f} ms"
     missed = len(times) - len(shown)
     if missed:
         note += f"; {missed} never shown within {SHOW_TIMEOUT:.0f} s (counted as infinite)"

@@ -47,6 +47,8 @@ class Edit:
     marker_kept: bool | None = None
     documents: int = 0
     """Documents the tab started from the write until the next edit's write."""
+    navigated_ms: float | None = None
+    """Write → the first of those documents started (its ``performance.timeOrigin``)."""
     failures: Failures = field(default_factory=Failures)
 
 
@@ -116,7 +118,7 @@ class PageSession:
         return edit
 
     def finish(self) -> None:
-        """Count each edit's documents, from the page's log."""
+        """Count each edit's documents, and when the first started, from the page's log."""
         self._settle_previous()
         page_log = page_probe.entries(self.chromium)
         with open(self.trace, "a") as trace:
@@ -124,7 +126,9 @@ class PageSession:
         documents = [e.at for e in page_log if e.kind == "document"]
         bounds = [e.written_at for e in self.edits[1:]] + [math.inf]
         for edit, until in zip(self.edits, bounds, strict=True):
-            edit.documents = sum(1 for at in documents if edit.written_at <= at < until)
+            mine = [at for at in documents if edit.written_at <= at < until]
+            edit.documents = len(mine)
+            edit.navigated_ms = min(mine) - edit.written_at if mine else None
 
 
 def _text(name: str, value: str) -> Callable[[list[page_probe.Entry]], page_probe.Entry | None]:
