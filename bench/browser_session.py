@@ -46,7 +46,8 @@ class Edit:
     """Write → shown; None when not shown within :data:`SHOW_TIMEOUT`."""
     marker_kept: bool | None = None
     documents: int = 0
-    """Documents the tab started from the write until the next edit's write."""
+    """Documents the tab committed from the write until the next edit began (DevTools'
+    ``Page.frameNavigated``; error pages count, the bench's own load after a miss does not)."""
     navigated_ms: float | None = None
     """Write → the first of those documents started (its ``performance.timeOrigin``)."""
     failures: Failures = field(default_factory=Failures)
@@ -62,21 +63,25 @@ class PageSession:
         self.edits: list[Edit] = []
         self.trace = trace
         """Per edit, what it was and the page's navigations after it (JSON lines)."""
+        self.page_log = page_probe.PageLog(chromium)
 
     def open(self) -> None:
         """Load the page with the recorder; wait until it shows its first text."""
         page_probe.install(self.chromium)
         self.chromium.driver.get(self.url)
-        shown = page_probe.wait_for(self.chromium, _text("template", "template 0"), SHOW_TIMEOUT)
+        shown = self.page_log.wait_for(_text("template", "template 0"), SHOW_TIMEOUT)
         if shown is None:
             raise RuntimeError(f"{self.url} did not show its page in Chromium")
 
     def _settle_previous(self) -> None:
         """Give the edit before the DevTools events that came since its write."""
         events = self.chromium.cdp_events()
+        self.page_log.read_quietly()
         if self.edits:
             edit = self.edits[-1]
             edit.failures = page_probe.failures(events)
+            # The bench's own load of the page after a missed edit is not the tool's.
+            edit.documents = page_probe.committed(events) - (1 if edit.shown_ms is None else 0)
             record = {
                 "edit": {k: v for k, v in edit.__dict__.items() if k != "failures"},
                 "failures": edit.failures.__dict__,
@@ -104,7 +109,7 @@ class PageSession:
             found = _color(css_color(int(value)))
         edit = Edit(kind, timed, written, value=value)
         self.edits.append(edit)
-        shown = page_probe.wait_for(self.chromium, found, SHOW_TIMEOUT)
+        shown = self.page_log.wait_for(found, SHOW_TIMEOUT)
         if shown is None:
             log.warning("browser: %s edit to %r not shown within %s s", kind, value, SHOW_TIMEOUT)
             # Start the next edit from a page that works, its script connected again.
@@ -118,16 +123,15 @@ class PageSession:
         return edit
 
     def finish(self) -> None:
-        """Count each edit's documents, and when the first started, from the page's log."""
+        """Settle the last edit; per edit, when the first document after its write started."""
         self._settle_previous()
-        page_log = page_probe.entries(self.chromium)
+        page_log = self.page_log.read_quietly()
         with open(self.trace, "a") as trace:
             trace.write(json.dumps({"page_log": [e.__dict__ for e in page_log]}) + "\n")
         documents = [e.at for e in page_log if e.kind == "document"]
         bounds = [e.written_at for e in self.edits[1:]] + [math.inf]
         for edit, until in zip(self.edits, bounds, strict=True):
             mine = [at for at in documents if edit.written_at <= at < until]
-            edit.documents = len(mine)
             edit.navigated_ms = min(mine) - edit.written_at if mine else None
 
 

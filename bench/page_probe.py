@@ -17,7 +17,9 @@ relates that clock to the bench's ``time.time()`` by a few round trips, taking t
 one with the shortest round trip (its error is at most half of it), so the time of a
 file write is put on the page's clock and no WebDriver round trip is in a timing.
 
-Failed navigations come from DevTools events (:func:`failures`): a document request
+:class:`PageLog` keeps every entry read, as ``sessionStorage`` starts afresh when the
+tab visited Chromium's error page. Documents committed (:func:`committed`, error pages
+included) and failed navigations come from DevTools events (:func:`failures`): a document request
 that failed (``Network.loadingFailed``, e.g. ``net::ERR_CONNECTION_REFUSED``), a
 document answered with an error status, and a frame that navigated to Chromium's
 error page (``chrome-error://``).
@@ -120,24 +122,53 @@ def clock_offset(chromium: Chromium, tries: int = 5) -> float:
     return best[1]
 
 
-def wait_for(
-    chromium: Chromium,
-    found: Callable[[list[Entry]], Entry | None],
-    timeout: float,
-) -> Entry | None:
-    """Read the page's log until ``found`` picks an entry; None after ``timeout`` seconds."""
-    from selenium.common.exceptions import WebDriverException
+class PageLog:
+    """Every entry the page's log has shown so far.
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    The page's ``sessionStorage`` may start afresh (after the tab visited Chromium's
+    error page, another origin); entries read before are kept here.
+    """
+
+    def __init__(self, chromium: Chromium) -> None:
+        self.chromium = chromium
+        self._seen: dict[tuple[str, float, str, str], Entry] = {}
+
+    def read(self) -> list[Entry]:
+        """Merge the page's current log in; return every entry, oldest first."""
+        for entry in entries(self.chromium):
+            self._seen.setdefault((entry.kind, entry.at, entry.value, entry.name), entry)
+        return sorted(self._seen.values(), key=lambda e: e.at)
+
+    def read_quietly(self) -> list[Entry]:
+        """:meth:`read`, or what was read before while the tab cannot run a script."""
+        from selenium.common.exceptions import WebDriverException
+
         try:
-            entry = found(entries(chromium))
+            return self.read()
         except WebDriverException:
-            entry = None  # the tab is between two documents, or on an error page
-        if entry is not None:
-            return entry
-        time.sleep(SLOW_POLL)
-    return None
+            return sorted(self._seen.values(), key=lambda e: e.at)
+
+    def wait_for(
+        self, found: Callable[[list[Entry]], Entry | None], timeout: float
+    ) -> Entry | None:
+        """Read the log until ``found`` picks an entry; None after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = found(self.read_quietly())
+            if entry is not None:
+                return entry
+            time.sleep(SLOW_POLL)
+        return None
+
+
+def committed(events: Iterable[dict[str, Any]]) -> int:
+    """Documents the tab's main frame committed among DevTools ``events`` (error pages too)."""
+    return sum(
+        1
+        for event in events
+        if event.get("method") == "Page.frameNavigated"
+        and "parentId" not in event.get("params", {}).get("frame", {})
+    )
 
 
 @dataclass(frozen=True)
