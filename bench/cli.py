@@ -1,11 +1,12 @@
 """``python -m bench``: run the measures and print one table.
 
-    python -m bench                  # everything, about 25 minutes on 2 cores (10 of them the browser)
-    python -m bench --quick          # fewer samples, sizes and windows: about 6 minutes
+    python -m bench                  # everything (the browser measure alone: about 10 minutes on 2 cores)
+    python -m bench --quick          # fewer samples, sizes and windows
     python -m bench --only latency --only setup --sizes 20000
+    python -m bench --only e2e --only uvicorn --only flask --e2e-runs 21
 
-The table goes to stdout (Markdown); progress and notes to stderr. ``--json PATH``
-keeps every number.
+The table goes to stdout (Markdown), then the warm-restart ratios (when a measure
+gave any); progress and notes to stderr. ``--json PATH`` keeps every number.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -23,6 +25,7 @@ from bench import (
     browser_refresh,
     burst,
     django_restart,
+    e2e_apps,
     e2e_django,
     events,
     idle_cpu,
@@ -35,6 +38,7 @@ from bench.environment import BenchEnv
 from bench.machine import describe, load
 from bench.plan import FULL, QUICK, Plan
 from bench.results import Result, notes, table, to_json
+from bench.warm_ratios import ratio_table
 
 log = logging.getLogger("bench")
 
@@ -46,6 +50,8 @@ MEASURES: dict[str, Callable[[BenchEnv, Plan], list[Result]]] = {
     "burst": burst.run,
     "import": import_time.run,
     "e2e": e2e_django.run,
+    "uvicorn": e2e_apps.run_uvicorn,
+    "flask": e2e_apps.run_flask,
     "restart": django_restart.run,
     "events": events.run,
     "browser": browser_refresh.run,
@@ -57,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="reloadd against its anchors, side by side."
     )
-    parser.add_argument("--quick", action="store_true", help="a short run (about 6 minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run: fewer samples, sizes and windows"
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -67,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sizes", help="comma-separated tree sizes for latency and set-up (e.g. 1000,20000)"
+    )
+    parser.add_argument(
+        "--e2e-runs",
+        type=int,
+        metavar="N",
+        help="timed edits per contender in the end-to-end measures (e2e, uvicorn, flask)",
     )
     parser.add_argument("--json", type=Path, help="also write every result to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, trees)")
@@ -90,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     if args.sizes:
         plan = plan.with_sizes(tuple(int(s) for s in args.sizes.split(",")))
+    if args.e2e_runs:
+        plan = replace(plan, e2e_runs=args.e2e_runs)
     chosen = args.only or list(MEASURES)
     results: list[Result] = []
     failed: list[str] = []
@@ -113,6 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
     print(table(results))
+    ratios = ratio_table(results)
+    if ratios:
+        print()
+        print("Warm restarts (issue 18's targets), ratios of p50s in this run:")
+        print()
+        print(ratios)
+    print()
     for line in notes(results):
         print(f"- {line}")
     if args.json:

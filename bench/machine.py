@@ -16,6 +16,9 @@ PACKAGES = (
     "pywatchman",
     "pyzmq",
     "msgpack",
+    "uvicorn",
+    "fastapi",
+    "Flask",
     "selenium",
     "django-browser-reload",
 )

@@ -1,4 +1,4 @@
-"""How much of each measure a run does: ``--quick`` (about 6 minutes) or the full run (about 25)."""
+"""How much of each measure a run does: ``--quick`` or the full run."""
 
 from __future__ import annotations
 

@@ -23,6 +23,14 @@ RELOADD_CLIENT = "reloadd (client)"
 RELOADD_REPORT_WATCHMAN = "reloadd (Watchman, save report)"
 RELOADD_REPORT_BUILTIN = "reloadd (built-in, save report)"
 """An editor reports each save over a persistent connection (the daemon's backend in brackets)."""
+RELOADD_WARM = "reloadd warm (built-in)"
+"""A restart forks the warm template (``reloadd run --warm``, ``RELOADD_WARM=1`` for Django)."""
+RELOADD_TEMPLATE = "reloadd warm template"
+"""The template process(es) ``--warm`` keeps beside the dev server (memory)."""
+UVICORN_RELOAD = "uvicorn --reload"
+FLASK_RELOADER = "flask run --reload"
+ONE_SERVER = "one dev server"
+"""The serving process of a cold start (memory): what the template is compared with."""
 DBR_STAT = "django-browser-reload (StatReloader)"
 DBR_WATCHMAN = "django-browser-reload (WatchmanReloader)"
 """django-browser-reload in the page, Django's own reloader under ``runserver``."""
@@ -30,11 +38,24 @@ DBR_WATCHMAN = "django-browser-reload (WatchmanReloader)"
 RELOADD = (
     RELOADD_WATCHMAN,
     RELOADD_BUILTIN,
+    RELOADD_WARM,
+    RELOADD_TEMPLATE,
     RELOADD_CLIENT,
     RELOADD_REPORT_WATCHMAN,
     RELOADD_REPORT_BUILTIN,
 )
-ANCHORS = (STAT, DJANGO_WATCHMAN, WATCHFILES, PYWATCHMAN, DBR_STAT, DBR_WATCHMAN)
+ANCHORS = (
+    STAT,
+    DJANGO_WATCHMAN,
+    WATCHFILES,
+    PYWATCHMAN,
+    UVICORN_RELOAD,
+    FLASK_RELOADER,
+    ONE_SERVER,
+    DBR_STAT,
+    DBR_WATCHMAN,
+)
+"""Every anchor, in column order; a table shows only those its results hold."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,13 @@ def _anchor_cell(reloadd: Result, anchor: Result | None) -> str:
     return text
 
 
+def _short(contender: str) -> str:
+    """A reloadd contender without the word reloadd: ``Watchman``, ``warm (built-in)``."""
+    if contender.startswith("reloadd (") and contender.endswith(")"):
+        return contender.removeprefix("reloadd (").removesuffix(")")
+    return contender.removeprefix("reloadd ")
+
+
 def table(results: Iterable[Result]) -> str:
     """The Markdown table of every reloadd result beside the anchors of its scenario.
 
@@ -126,7 +154,8 @@ def table(results: Iterable[Result]) -> str:
     """
     results = list(results)
     by_key = {(r.measure, r.scenario, r.contender): r for r in results}
-    anchors = [a for a in ANCHORS if any(r.contender == a for r in results)]
+    present = {r.contender for r in results}
+    anchors = [anchor for anchor in ANCHORS if anchor in present]
     header = ["measure", "scenario", "reloadd backend", "p50 / p99", "target", "met"]
     header += [f"{anchor} (ratio)" for anchor in anchors]
     rows = [header]
@@ -140,7 +169,7 @@ def table(results: Iterable[Result]) -> str:
         row = [
             result.measure,
             result.scenario,
-            result.contender.removeprefix("reloadd (").removesuffix(")"),
+            _short(result.contender),
             _value(result),
             _target(result),
             met,

@@ -22,6 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from reloadd.client.browser.outage import browser_answer
+from reloadd.protocol import Crash
 from reloadd.protocol.wakeup import Wakeup
 
 HEAD_LIMIT = 64 * 1024
@@ -56,6 +58,8 @@ class Outage:
     """The error and where: ``greeting.py:1: SyntaxError: unterminated string literal``."""
     hint: str = ""
     """What to do, when reloadd knows better than "fix it and save"."""
+    crash: Crash | None = None
+    """The error, its file and line, for the pages' overlay (else they show ``error``)."""
 
     def page(self) -> str:
         """The body of the 503 answer (plain text)."""
@@ -101,6 +105,8 @@ class _Connection:
     sock: socket.socket
     deadline: float
     head: bytes = b""
+    held: bool = False
+    """A page's event stream, answered and kept open until the stand-in stops."""
 
 
 class StandIn:
@@ -168,9 +174,12 @@ class StandIn:
                             selector.unregister(self._wakeup)
                             for listener in self.sockets:
                                 selector.unregister(listener)
-                        if not (self._finish_open and connections):
+                        pending = [c for c in connections.values() if not c.held]
+                        if not (self._finish_open and pending):
                             break
-                    timeout = min((c.deadline for c in connections.values()), default=None)
+                    timeout = min(
+                        (c.deadline for c in connections.values() if not c.held), default=None
+                    )
                     wait = None if timeout is None else max(0.0, timeout - time.monotonic())
                     for key, _ in selector.select(wait):
                         if key.data is None:
@@ -178,7 +187,7 @@ class StandIn:
                         if isinstance(key.data, socket.socket):
                             self._accept(key.data, selector, connections)
                         else:
-                            self._read(key.data, selector, connections, answers)
+                            self._read(key.data, selector, connections, answers, outage)
                     now = time.monotonic()
                     for conn in [c for c in connections.values() if c.deadline <= now]:
                         self._finish(conn, selector, connections, None)
@@ -215,21 +224,53 @@ class StandIn:
         selector: selectors.BaseSelector,
         connections: dict[int, _Connection],
         answers: tuple[bytes, bytes],
+        outage: Outage,
     ) -> None:
-        """Read what came; answer a whole HTTP head, close on anything else."""
+        """Read what came; answer a whole HTTP head, close on anything else.
+
+        A browser's requests get the answers of :mod:`reloadd.client.browser.outage`: the
+        page's event stream is held open (closed when the page goes, or the stand-in stops).
+        """
         try:
-            data = conn.sock.recv(HEAD_LIMIT - len(conn.head))
+            data = conn.sock.recv(HEAD_LIMIT if conn.held else HEAD_LIMIT - len(conn.head))
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
+        if conn.held:
+            if not data:
+                self._finish(conn, selector, connections, None)
+            return
         conn.head += data
         kind = classify(conn.head)
         if kind == "http":
+            special = browser_answer(conn.head, outage)
+            if special is not None and special.hold:
+                self._hold(conn, selector, connections, special.data)
+                return
             answer = answers[1] if conn.head.startswith(b"HEAD ") else answers[0]
-            self._finish(conn, selector, connections, answer)
+            self._finish(conn, selector, connections, answer if special is None else special.data)
         elif kind == "other" or not data:
             self._finish(conn, selector, connections, None)
+
+    def _hold(
+        self,
+        conn: _Connection,
+        selector: selectors.BaseSelector,
+        connections: dict[int, _Connection],
+        data: bytes,
+    ) -> None:
+        """Send the start of an event stream, and keep the connection until the end."""
+        try:
+            conn.sock.settimeout(SEND_TIMEOUT)
+            self.answered += 1
+            conn.sock.sendall(data)
+            conn.sock.setblocking(False)
+        except OSError:
+            self._finish(conn, selector, connections, None)
+            return
+        conn.held = True
+        conn.deadline = float("inf")
 
     def _finish(
         self,

@@ -6,7 +6,10 @@ With ``reloader_type="reloadd"`` the first process instead reports the server
 ``crashed`` (type, message, and the project's file and line), watches the files it
 imported itself (the app's modules, as they were when it started) and the project's
 ``.py`` files, and starts a new server process once one of them changes, or when a
-restart is asked for (``reloadd reload``).
+restart is asked for (``reloadd reload``). Meanwhile a stand-in
+(:mod:`reloadd.client.standin`) answers on werkzeug's listening socket (the one its
+first process binds and hands on in ``WERKZEUG_SERVER_FD``) with a ``503`` page naming
+the error, and gives the pages of :mod:`reloadd.client.browser` the crash to show.
 
 To learn what failed, each server process runs with a small ``sitecustomize`` (in a
 private temporary folder put first on ``PYTHONPATH``; the one it shadows still runs)
@@ -19,15 +22,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterable, MutableMapping
+from pathlib import Path
 
 from werkzeug._internal import _log
 
 from reloadd.client.connection import Client, default_name
 from reloadd.client.modules import module_files
 from reloadd.client.polling import written_at
+from reloadd.client.standin import Outage, StandIn
 from reloadd.protocol import Crash, ProtocolError, ReloaddError, ServerState
+
+SERVER_FD_ENV = "WERKZEUG_SERVER_FD"
+"""werkzeug's listening socket, bound by its first process and inherited by each server process."""
 
 CRASH_ENV = "RELOADD_WERKZEUG_CRASH"
 """Names the file a server process writes its uncaught exception to (as a ``Crash``, in JSON)."""
@@ -142,6 +151,7 @@ def wait_for_fix(
     SIGTERM meanwhile is reported as ``stopped``.
     """
     client = Client(name=default_name())
+    standin = kept_socket_standin(crash, client.root)
     try:
         try:
             client.report_state(ServerState.CRASHED, error=crash)
@@ -167,4 +177,48 @@ def wait_for_fix(
                 pass  # the daemon is gone: nobody to tell
         raise
     finally:
+        if standin is not None:
+            standin.close()
         client.close()
+
+
+class _KeptStandIn:
+    """The stand-in on werkzeug's own listening socket, until :meth:`close`."""
+
+    def __init__(self, sock: socket.socket, outage: Outage) -> None:
+        self.sock = sock
+        self.standin = StandIn([sock])
+        self.standin.start(outage)
+
+    def close(self) -> None:
+        """Stop answering (what was accepted is answered), and give the socket back as it was."""
+        self.standin.stop(finish=True)
+        self.standin.close()
+        try:
+            self.sock.setblocking(True)  # the flag is shared with the next server process
+        finally:
+            self.sock.detach()  # the descriptor stays open: werkzeug hands it on
+
+
+def kept_socket_standin(crash: Crash, root: Path) -> _KeptStandIn | None:
+    """While no server process runs, answer on werkzeug's listening socket: the ``503`` page,
+    and the crash for the pages' refresh script (:mod:`reloadd.client.browser`)."""
+    fd = os.environ.get(SERVER_FD_ENV, "")
+    if not fd.isdigit():
+        return None
+    try:
+        sock = socket.socket(fileno=int(fd))
+    except OSError:
+        return None
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()
+        return None
+    where = crash.file
+    if where:
+        try:
+            where = str(Path(where).relative_to(root))
+        except ValueError:
+            pass
+        where = f"{where}:{crash.line}: " if crash.line else f"{where}: "
+    error = f"{where}{crash.type}: {crash.message}" if crash.type else crash.message
+    return _KeptStandIn(sock, Outage("the server process could not start", error, crash=crash))

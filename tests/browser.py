@@ -88,6 +88,8 @@ class Browser:
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--disable-breakpad",
+            "--disable-crash-reporter",
             "--window-size=1024,768",
             f"--user-data-dir={profile}",
         ):

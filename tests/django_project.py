@@ -56,6 +56,12 @@ def styled(request):
     return render(request, "pages/styled.html", {{"pid": os.getpid()}})
 
 
+def strict(request):
+    response = render(request, "pages/styled.html", {{"pid": os.getpid()}})
+    response["Content-Security-Policy"] = request.GET.get("csp", "default-src 'none'")
+    return response
+
+
 def lazy(request):
     from pages import lazy_module
 
@@ -72,6 +78,7 @@ urlpatterns = [
     path("page/", views.page),
     path("lazy/", views.lazy),
     path("styled/", views.styled),
+    path("strict/", views.strict),
 ]
 """
 

@@ -14,23 +14,33 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import queue
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
-from reloadd.client.browser.page_events import KEEPALIVE, PageEvent, hello
+from reloadd.client.browser.page_events import KEEPALIVE, PageEvent, hello, reload
+from reloadd.protocol import ReloaddError
 
 MAX_STREAMS = 64
 """Event streams one server process keeps open at once; a page beyond gets ``503``."""
 
 MAX_QUEUED_EVENTS = 64
-"""Events waiting for one stream; a page that reads none of them is dropped (it reconnects)."""
+"""Events waiting for one stream; a page that falls further behind is told to reload, and
+its stream ends."""
+
+HELLO_WAIT = 5.0
+"""Seconds a new stream waits for the server's folder watch to be in place before ``hello``."""
 
 KEEPALIVE_INTERVAL = 15.0
 """Seconds between keep-alive comments on an idle stream."""
 
 _CLOSED = object()
+
+_FELL_BEHIND = reload([]).encode()
+"""The last event of a stream that fell :data:`MAX_QUEUED_EVENTS` behind: whatever it
+missed, a reload shows it."""
 
 
 class Sink:
@@ -57,8 +67,8 @@ class Sink:
             pass  # the reader sees `dropped` at its next wake-up
 
 
-class TooManyStreams(Exception):
-    """:data:`MAX_STREAMS` pages are connected already."""
+class TooManyStreams(ReloaddError):
+    """:data:`MAX_STREAMS` pages are connected already, or the server is shutting down."""
 
 
 class Hub:
@@ -73,6 +83,10 @@ class Hub:
         self._sinks: set[Sink] = set()
         self._closed = False
         self._exit_hooked = False
+        self.settled = threading.Event()
+        """Set once what the server watches for its pages is watched: ``hello`` waits for it
+        (at most :data:`HELLO_WAIT`), so a page that has its ``hello`` misses no change."""
+        self.settled.set()
 
     @property
     def streams(self) -> int:
@@ -97,8 +111,12 @@ class Hub:
 
     def _add(self, sink: Sink) -> None:
         with self._lock:
-            if self._closed or len(self._sinks) >= MAX_STREAMS:
-                raise TooManyStreams(f"{MAX_STREAMS} pages are connected to this server already")
+            if self._closed:
+                raise TooManyStreams("this server process is shutting down: connect to the next")
+            if len(self._sinks) >= MAX_STREAMS:
+                raise TooManyStreams(
+                    f"{MAX_STREAMS} pages are connected to this server already: close some tabs"
+                )
             self._sinks.add(sink)
             hook = not self._exit_hooked
             self._exit_hooked = True
@@ -126,16 +144,19 @@ class Hub:
 
     def _drain(self, sink: Sink, waiting: queue.Queue[object]) -> Iterator[bytes]:
         try:
+            self.settled.wait(HELLO_WAIT)
             yield hello(self.boot, self.server).encode()
-            while not sink.dropped:
+            while True:
                 try:
                     item = waiting.get(timeout=KEEPALIVE_INTERVAL)
                 except queue.Empty:
-                    yield KEEPALIVE
-                    continue
-                if not isinstance(item, PageEvent):
+                    item = KEEPALIVE
+                chunk = _chunk(sink, item)
+                if chunk is None:
                     return
-                yield item.encode()
+                yield chunk
+                if chunk is _FELL_BEHIND:
+                    return
         finally:
             self._remove(sink)
 
@@ -147,7 +168,10 @@ class Hub:
         def put(item: object) -> None:
             if waiting.qsize() >= MAX_QUEUED_EVENTS:
                 raise asyncio.QueueFull
-            loop.call_soon_threadsafe(_put_quietly, waiting, item)
+            try:
+                loop.call_soon_threadsafe(_put_quietly, waiting, item)
+            except RuntimeError:
+                pass  # the loop is closed (the process exits): its streams are gone
 
         sink = Sink(put)
         self._add(sink)
@@ -155,18 +179,35 @@ class Hub:
 
     async def _adrain(self, sink: Sink, waiting: asyncio.Queue[object]) -> AsyncIterator[bytes]:
         try:
+            if not self.settled.is_set():
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self.settled.wait, HELLO_WAIT
+                )
             yield hello(self.boot, self.server).encode()
-            while not sink.dropped:
+            while True:
                 try:
                     item = await asyncio.wait_for(waiting.get(), KEEPALIVE_INTERVAL)
                 except asyncio.TimeoutError:
-                    yield KEEPALIVE
-                    continue
-                if not isinstance(item, PageEvent):
+                    item = KEEPALIVE
+                chunk = _chunk(sink, item)
+                if chunk is None:
                     return
-                yield item.encode()
+                yield chunk
+                if chunk is _FELL_BEHIND:
+                    return
         finally:
             self._remove(sink)
+
+
+def _chunk(sink: Sink, item: object) -> bytes | None:
+    """The bytes to send for ``item`` taken from ``sink``'s queue; None for the end."""
+    if sink.dropped:
+        return _FELL_BEHIND
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, PageEvent):
+        return item.encode()
+    return None
 
 
 def _put_quietly(waiting: asyncio.Queue[object], item: object) -> None:
@@ -178,6 +219,16 @@ def _put_quietly(waiting: asyncio.Queue[object], item: object) -> None:
 
 _process_hub: Hub | None = None
 _process_lock = threading.Lock()
+
+
+def _forget_process_hub() -> None:
+    """In a forked child: a new process, so a new hub and boot id (a warm start forks servers)."""
+    global _process_hub, _process_lock
+    _process_hub = None
+    _process_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_process_hub)
 
 
 def process_hub() -> Hub:

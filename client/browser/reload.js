@@ -1,8 +1,58 @@
 // reloadd: this page refreshes itself when its dev server changes (docs/browser.md).
-// The stream (/__reloadd__/events) says "hello" with the id of the server process;
-// another id later means a new server process, which already serves: reload.
-(() => {
-  "use strict";
+//
+// The server's event stream (/__reloadd__/events) says "hello" with the id of the server
+// process first; another id later means a new process, which already serves: reload.
+// This file has two roles. In a page it shows what the stream says; the stream itself is
+// held by a SharedWorker running this same file, one per server for all its tabs (a
+// browser opens at most 6 connections per server: 6 tabs holding a stream each would
+// leave none for the pages). Without SharedWorker, each page holds its own stream.
+"use strict";
+
+const EVENTS = "/__reloadd__/events";
+const KINDS = ["hello", "reload", "css", "crashed"];
+const MAX_DELAY = 2000; // ms between two attempts to connect, at most
+
+// Connects to the stream, and again whenever it ends: at once if it was open (the
+// server exits: with a kept socket the next connection waits until the next server
+// accepts it), else after a growing delay (refused: nothing listens yet).
+function follow(onEvent) {
+  let delay = 0;
+  function connect() {
+    const source = new EventSource(EVENTS);
+    let opened = false;
+    for (const kind of KINDS) {
+      source.addEventListener(kind, (event) => {
+        opened = true;
+        delay = 0;
+        onEvent({ kind, data: JSON.parse(event.data), at: Date.now() });
+      });
+    }
+    source.onerror = () => {
+      source.close();
+      delay = opened ? 0 : Math.min(MAX_DELAY, Math.max(50, delay * 2));
+      setTimeout(connect, delay);
+    };
+  }
+  connect();
+}
+
+function worker() {
+  const ports = new Set();
+  let last = null; // the latest hello or crashed: what a tab that connects now is told first
+  self.onconnect = (event) => {
+    const port = event.ports[0];
+    ports.add(port);
+    port.onmessage = (message) => message.data === "bye" && ports.delete(port);
+    if (last) port.postMessage({ ...last, replay: true });
+    port.start();
+  };
+  follow((message) => {
+    if (message.kind === "hello" || message.kind === "crashed") last = message;
+    for (const port of ports) port.postMessage(message);
+  });
+}
+
+function page() {
   if (window.__reloadd) return; // injected twice
   const me = document.currentScript;
   const state = (window.__reloadd = {
@@ -11,10 +61,6 @@
     reloading: false,
     connected: false,
   });
-  const EVENTS = "/__reloadd__/events";
-  const MAX_DELAY = 2000;
-  let delay = 0;
-  let timer = null;
 
   function say(...args) {
     console.info("reloadd:", ...args);
@@ -27,39 +73,26 @@
     location.reload();
   }
 
-  function connect() {
-    timer = null;
-    const source = new EventSource(EVENTS);
-    let opened = false;
-    source.addEventListener("hello", (event) => {
-      const info = JSON.parse(event.data);
-      opened = true;
-      delay = 0;
-      if (state.crashed) return reload(`${info.server} is running again`);
-      if (state.boot && info.boot !== state.boot) return reload(`${info.server} restarted`);
-      state.boot = info.boot;
+  function onEvent({ kind, data, at, replay }) {
+    if (state.reloading) return;
+    // What the worker saw before this page was requested may be older than the page:
+    // only a live event tells (except a hello from the server that served it).
+    const same = kind === "hello" && data.boot === state.boot;
+    if (replay && at < performance.timeOrigin && !same) return;
+    if (kind === "hello") {
+      if (state.crashed) return reload(`${data.server} runs again`);
+      if (state.boot && data.boot !== state.boot) return reload(`${data.server} restarted`);
+      state.boot = data.boot;
       state.connected = true;
-    });
-    source.addEventListener("reload", (event) => {
-      reload(JSON.parse(event.data).paths.join(", ") || "asked");
-    });
-    source.addEventListener("css", (event) => swapStyles(JSON.parse(event.data).paths));
-    source.addEventListener("crashed", (event) => {
-      opened = true; // a stand-in answered: the next server will wait for us in the backlog
-      delay = 0;
+    } else if (kind === "reload") {
+      reload(data.paths.join(", ") || "asked");
+    } else if (kind === "css") {
+      swapStyles(data.paths);
+    } else if (kind === "crashed") {
       state.crashed = true;
-      showCrash(JSON.parse(event.data));
-    });
-    source.onerror = () => {
-      source.close();
       state.connected = false;
-      if (state.reloading) return;
-      // An open stream that ends means its server exits: connect again at once (a kept
-      // socket holds the connection until the next server accepts it). A refused one:
-      // back off, up to MAX_DELAY.
-      delay = opened ? 0 : Math.min(MAX_DELAY, Math.max(50, delay * 2));
-      timer = setTimeout(connect, delay);
-    };
+      showCrash(data);
+    }
   }
 
   function swapStyles(paths) {
@@ -98,15 +131,39 @@
     const where = error.file ? `${error.file}${error.line ? ":" + error.line : ""}` : "";
     const title = document.createElement("strong");
     title.style.cssText = "color:#ff8080;font-size:1.3em";
-    title.textContent = `${error.type}: ${error.message}`;
+    title.textContent = error.type ? `${error.type}: ${error.message}` : error.message;
     const place = document.createElement("div");
-    place.className = "reloadd-where";
     place.textContent = where;
     const note = document.createElement("p");
-    note.textContent = "The dev server cannot run. Fix the error and save: this page reloads once it runs again.";
+    note.textContent =
+      "The dev server cannot run. Fix the error and save: this page reloads once it runs again.";
     box.replaceChildren(title, place, note);
-    say("server crashed:", `${error.type}: ${error.message}`, where);
+    say("the server crashed:", title.textContent, where);
   }
 
-  connect();
-})();
+  let shared = null;
+  if (typeof SharedWorker === "function" && me && me.src) {
+    try {
+      shared = new SharedWorker(me.src, { name: "reloadd" });
+    } catch (error) {
+      shared = null; // refused (a sandboxed page, a policy): hold a stream ourselves
+    }
+  }
+  if (shared) {
+    // A policy may refuse the worker after all (worker-src): then hold a stream ourselves.
+    shared.onerror = () => follow(onEvent);
+    shared.port.onmessage = (message) => onEvent(message.data);
+    shared.port.start();
+    window.addEventListener("pagehide", (event) => {
+      if (!event.persisted) shared.port.postMessage("bye");
+    });
+  } else {
+    follow(onEvent);
+  }
+}
+
+if (typeof window === "undefined") {
+  worker();
+} else {
+  page();
+}

@@ -1,8 +1,8 @@
 """Folders a server reads afresh at each request (templates, static files), watched without a restart.
 
 A :class:`FolderWatcher` runs a thread with its own connection to the project's daemon
-(a second registration of the server process, role ``tool``, so it is no dev server
-in ``reloadd status`` and never restarts anything) and publishes to the process's
+(a second registration of the server process, role ``tool``, named after it with
+`` (browser)``: ``reloadd status`` lists it as a tool, and it never restarts anything) and publishes to the process's
 :class:`~reloadd.client.browser.hub.Hub`:
 
 * a ``.css`` file changed in a static folder → ``css`` with its path relative to that
@@ -47,6 +47,14 @@ def static(paths: Iterable[str | os.PathLike[str]]) -> list[Folder]:
 def templates(paths: Iterable[str | os.PathLike[str]]) -> list[Folder]:
     """Template folders (any change reloads the page)."""
     return [Folder(os.path.abspath(os.fspath(p)), "templates") for p in paths]
+
+
+def folders_of(
+    template_folders: Iterable[str | os.PathLike[str]],
+    static_folders: Iterable[str | os.PathLike[str]],
+) -> list[Folder]:
+    """The folders a middleware's ``templates=`` and ``static=`` name."""
+    return [*templates(template_folders), *static(static_folders)]
 
 
 def events_for(folders: Iterable[Folder], changed: Iterable[str]) -> list[page_events.PageEvent]:
@@ -94,6 +102,7 @@ class FolderWatcher:
         """Connect and watch, in a thread of its own (idempotent; nothing to do without folders)."""
         if self._thread is not None or not self.folders:
             return
+        self.hub.settled.clear()
         self._thread = threading.Thread(target=self._run, name="reloadd-browser", daemon=True)
         self._thread.start()
 
@@ -109,9 +118,13 @@ class FolderWatcher:
             client = Client(name=f"{default_name()[:230]} (browser)", role=Role.TOOL)
         except ReloaddError as exc:
             log.warning("reloadd: the pages will not refresh on static changes: %s", exc)
+            self.hub.settled.set()
             return
         try:
-            client.watch(globs=[(f.path, "**/*") for f in self.folders])
+            try:
+                client.watch(globs=[(f.path, "**/*") for f in self.folders])
+            finally:
+                self.hub.settled.set()
             self.watching.set()
             while not self._stop.is_set():
                 changed = client.wait(timeout=WAIT_TIMEOUT)

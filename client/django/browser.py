@@ -21,7 +21,8 @@ cannot run the stand-in answers the stream with the crash (the pages show it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,12 @@ class BrowserReloadMiddleware:
         """Answer reloadd's own paths; inject the script into the other HTML responses."""
         path = request.path_info
         if path.startswith(inject.PREFIX):
-            return self._own(path)
+            if path == inject.EVENTS_PATH:
+                # A compressor (GZipMiddleware, listed before this one so that the pages
+                # reach it uncompressed) would hold the stream's events in its buffer:
+                # this request accepts no encoding.
+                request.META.pop("HTTP_ACCEPT_ENCODING", None)
+            return self._own(path, asgi=_is_asgi(request))
         response = self.get_response(request)
         try:
             return self._inject(response)
@@ -68,12 +74,14 @@ class BrowserReloadMiddleware:
             log.exception("reloadd could not add its refresh script to %s", path)
             return response
 
-    def _own(self, path: str) -> Any:
+    def _own(self, path: str, *, asgi: bool = False) -> Any:
         from django.http import HttpResponse, StreamingHttpResponse  # type: ignore[import-untyped]
 
         if path == inject.EVENTS_PATH:
             try:
-                stream = self.hub.stream()
+                # Under ASGI, Django reads a synchronous stream to its end before it sends
+                # anything: the stream must be asynchronous there.
+                stream = _async_stream(self.hub) if asgi else self.hub.stream()
             except TooManyStreams as exc:
                 return HttpResponse(str(exc), status=503, content_type="text/plain")
             response = StreamingHttpResponse(stream)
@@ -105,6 +113,25 @@ class BrowserReloadMiddleware:
         if had_length:
             response["Content-Length"] = str(len(response.content))
         return response
+
+
+def _is_asgi(request: Any) -> bool:
+    from django.core.handlers.asgi import ASGIRequest  # type: ignore[import-untyped]
+
+    return isinstance(request, ASGIRequest)
+
+
+async def _async_stream(hub: Hub) -> AsyncIterator[bytes]:
+    """The page's stream for Django under ASGI, made in the event loop's thread when read."""
+    from reloadd.client.browser.asgi import end_streams_on_exit_signals
+
+    try:
+        stream = hub.astream()
+    except TooManyStreams:
+        return
+    end_streams_on_exit_signals(hub)
+    async for chunk in stream:
+        yield chunk
 
 
 # -- templates: after Django's loaders are reset ------------------------------------------------
@@ -152,6 +179,15 @@ def static_folders() -> list[Path]:
         if folder.is_dir() and LIBRARY_FOLDERS.isdisjoint(folder.parts):
             folders.append(folder.resolve())
     return folders
+
+
+def _forget_watcher() -> None:
+    """In a forked child: the watcher's thread stayed in the parent."""
+    global _watcher
+    _watcher = None
+
+
+os.register_at_fork(after_in_child=_forget_watcher)
 
 
 def start_static_watcher(hub: Hub) -> None:

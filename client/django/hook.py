@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils import autoreload  # type: ignore[import-untyped]
 
-from reloadd.client.django import kept_socket
+from reloadd.client.django import kept_socket, warm, warm_report
 from reloadd.client.django.lifecycle import install_ready_hook, uninstall_ready_hook
 from reloadd.client.django.reloader import DaemonReloader, warn
 from reloadd.protocol import ReloaddError
@@ -42,15 +42,19 @@ def install() -> bool:
     ``get_reloader`` is in place. Safe to call more than once. Also has Django's
     server say when it listens (:func:`~reloadd.client.django.lifecycle.install_ready_hook`),
     and keeps the listening socket across restarts (:mod:`~reloadd.client.django.kept_socket`):
-    bound once in the parent process, served on by each child.
+    bound once in the parent process, served on by each child. In the parent, also
+    starts each child as a fork of a warm template when ``RELOADD_WARM`` asks for it
+    (:mod:`~reloadd.client.django.warm`).
     """
     global _django_get_reloader
     if not enabled():
         return False
     if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
         kept_socket.install_parent()
+        warm.install_parent()
         return False
     kept_socket.install_child()
+    warm_report.install_child()
     if autoreload.get_reloader is not get_reloader:
         _django_get_reloader = autoreload.get_reloader
         autoreload.get_reloader = get_reloader
@@ -59,13 +63,14 @@ def install() -> bool:
 
 
 def uninstall() -> None:
-    """Put Django's ``get_reloader`` (and ``server_activate``, ``run_with_reloader``, ``server_bind``) back."""
+    """Put Django's ``get_reloader`` (and ``server_activate``, ``run_with_reloader``, ``server_bind``, ``restart_with_reloader``) back."""
     global _django_get_reloader
     if _django_get_reloader is not None:
         autoreload.get_reloader = _django_get_reloader
         _django_get_reloader = None
     uninstall_ready_hook()
     kept_socket.uninstall()
+    warm.uninstall()
 
 
 def django_reloader() -> Any:

@@ -37,9 +37,14 @@ from django.utils import autoreload  # type: ignore[import-untyped]
 from reloadd.client.django.drain import Drain
 from reloadd.client.project_frames import describe
 from reloadd.client.standin import Outage, StandIn
+from reloadd.protocol import Crash
 
 ENV_VAR = "RELOADD_DJANGO_SOCKET"
 """``FD:PARENT_PID:PORT:HOST``: the kept socket, set by ``runserver``'s parent for its children."""
+
+MAX_STARTER_DEPTH = 3
+"""How many levels up a server process looks for the ``runserver`` parent that bound its socket
+(1: started by it; more: forked from a warm template it started)."""
 
 BACKLOG = socket.SOMAXCONN
 """The kept socket's listen backlog: room for the connections made during a restart."""
@@ -159,8 +164,10 @@ def _parse(text: str) -> socket.socket | None:
     fd_text, _, rest = text.partition(":")
     parent, _, rest = rest.partition(":")
     port, _, host = rest.partition(":")
-    if not (fd_text.isdigit() and parent == str(os.getppid()) and port.isdigit() and host):
-        return None  # not set, or set for another process (this one's own children)
+    if not (fd_text.isdigit() and parent.isdigit() and port.isdigit() and host):
+        return None  # not set
+    if not started_by(int(parent)):
+        return None  # set for another process (a process this one's parent did not start)
     try:
         sock = _BoundSocket(fileno=int(fd_text))
     except OSError:
@@ -170,7 +177,34 @@ def _parse(text: str) -> socket.socket | None:
         return None
     sock.setblocking(True)  # the flag is shared: a stand-in before may have cleared it
     sock.set_inheritable(False)  # this process's own children do not get it (the parent keeps it)
+    os.environ.pop(ENV_VAR, None)  # nor are they told of it
     return sock
+
+
+def started_by(parent: int) -> bool:
+    """Whether ``parent`` started this process: its parent, or (a warm start) its parent's parent.
+
+    A warm server process is a fork of a template that ``runserver``'s parent started
+    (``reloadd.client.warm``), so the parent that bound the socket is one or two levels up.
+    """
+    pid = os.getpid()
+    for _ in range(MAX_STARTER_DEPTH):
+        pid = _parent_of(pid)
+        if pid == parent:
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
+def _parent_of(pid: int) -> int:
+    if pid == os.getpid():
+        return os.getppid()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _server_bind(server: Any) -> None:
@@ -209,7 +243,8 @@ def outage_of(exc: BaseException, root: Path) -> Outage:
         except ValueError:
             where = filename
         error = f"{where}{f':{line}' if line else ''}: {error}"
-    return Outage("manage.py runserver could not start its server", error)
+    crash = Crash(kind, message, filename, line)
+    return Outage("manage.py runserver could not start its server", error, crash=crash)
 
 
 def start_standin(exc: BaseException) -> None:

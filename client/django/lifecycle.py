@@ -47,10 +47,16 @@ _django_server_activate: Callable[[Any], None] | None = None
 """Django's ``WSGIServer.server_activate`` while :func:`install_ready_hook` has wrapped it."""
 
 
+on_listening: list[Callable[[], None]] = []
+"""Called (without arguments) once ``runserver``'s server listens, after :data:`listening` is set."""
+
+
 def _server_activate(server: Any) -> None:
     assert _django_server_activate is not None
     _django_server_activate(server)
     listening.set()
+    for call in list(on_listening):
+        call()
 
 
 def install_ready_hook() -> None:

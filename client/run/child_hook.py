@@ -58,6 +58,10 @@ MODULES = b"M"
 MODULES_ENV = "RELOADD_RUN_MODULES"
 """Set (to ``1``) by ``reloadd run --warm``: the hook also reports module names."""
 
+TEMPLATE_ENV = "RELOADD_WARM_TEMPLATE"
+"""Set in a warm template's environment only (its bootstrap removes it at once): the hook
+stays silent there — no report, no socket — until the template's fork reconnects it."""
+
 SEPARATOR = b"\0"
 """Between the paths of one datagram (a path never holds a NUL byte)."""
 
@@ -190,8 +194,10 @@ def _project_rule() -> Any:
 class Reporter:
     """Sends new file paths to the supervisor; keeps what could not be sent for the next try."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, quiet: bool = False) -> None:
         self.address = address
+        self.quiet = quiet
+        """In a warm template: report nothing (nor mark anything reported) until :meth:`reconnect`."""
         self.sent: set[str] = set()
         self.sent_names: set[str] = set()
         self._pending: list[str] = []
@@ -200,7 +206,8 @@ class Reporter:
         self._broken = False
         self._congested = False
         self._retry_at = 0.0
-        self._connect()
+        if not quiet:
+            self._connect()
 
     def _connect(self) -> None:
         try:
@@ -230,12 +237,14 @@ class Reporter:
             if self._socket is not None:
                 self._socket.close()
             self._socket = None
-            self._broken = self._congested = False
+            self._broken = self._congested = self.quiet = False
             self._connect()
 
     def module_names(self, names: list[str]) -> None:
         """Report module names, each once per process; best effort (a name lost costs a
         module that a template does not preload, nothing else)."""
+        if self.quiet:
+            return
         with self._lock:
             new = [name for name in names if name not in self.sent_names]
             if new:
@@ -254,6 +263,8 @@ class Reporter:
 
         With ``wait`` (at exit), wait for room even if an earlier send timed out.
         """
+        if self.quiet:
+            return
         with self._lock:
             for path in paths:
                 if path not in self.sent:
@@ -355,6 +366,8 @@ class ImportReporter:
         self.reporter.reconnect()
         self._main_reported = False
         self.scan()
+        if os.environ.get("LISTEN_FDS") and not _bind_reported:
+            report_bind_conflicts(self.reporter)  # as install() does under --socket
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         """Find the spec with the finders that follow this one; report its file."""
@@ -402,9 +415,11 @@ class ImportReporter:
 def report_bind_conflicts(reporter: Reporter) -> None:
     """Wrap ``socket.socket.bind`` to report a port found in use (only under ``--socket``,
     where ``LISTEN_FDS`` is set: the ``socket`` import is paid there only)."""
+    global _bind_reported
     import errno
     import socket
 
+    _bind_reported = True
     original = socket.socket.bind
 
     def bind(self: socket.socket, address: Any) -> None:
@@ -421,6 +436,9 @@ def report_bind_conflicts(reporter: Reporter) -> None:
 
 _installed: ImportReporter | None = None
 
+_bind_reported = False
+"""``socket.socket.bind`` is wrapped by :func:`report_bind_conflicts`."""
+
 
 def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     """Start reporting to the supervisor named in the environment; None when there is none.
@@ -435,10 +453,12 @@ def install(environ: dict[str, str] | None = None) -> ImportReporter | None:
     address = env.get(REPORT_ENV)
     if not address:
         return None
-    reporter = Reporter(address)
+    quiet = bool(env.get(TEMPLATE_ENV))
+    reporter = Reporter(address, quiet=quiet)
     finder = ImportReporter(reporter, names=bool(env.get(MODULES_ENV)))
     sys.meta_path.insert(0, finder)
-    finder.scan()
+    if not quiet:
+        finder.scan()
     previous_hook = sys.excepthook
 
     def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:

@@ -321,7 +321,8 @@ class Supervisor:
             where = self._show(self.crash.path) if self.crash.path else ""
             line = f":{self.crash.line}" if where and self.crash.line else ""
             error = f"{where}{line}: {self.crash.error}" if where else self.crash.error
-        self.standin.start(Outage(what, error, hint))
+        crash = None if self.crash is None else self.crash.report()
+        self.standin.start(Outage(what, error, hint, crash=crash))
 
     # -- reports and changes --------------------------------------------------------------------
 

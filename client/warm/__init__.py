@@ -7,6 +7,7 @@
 * :mod:`~reloadd.client.warm.learned` — the module names to preload, kept per command.
 * :mod:`~reloadd.client.warm.handle` — the supervisor's end of one template process.
 * :mod:`~reloadd.client.warm.subreaper` — forked children adopted by the supervisor.
+* :mod:`~reloadd.client.warm.strays` — a fork a dying template could not name, stopped.
 * ``template.py``, ``preload.py``, ``fresh.py`` — run in the template and its fork, by the
   command's interpreter: standard library only, loaded by path, never ``reloadd``.
 

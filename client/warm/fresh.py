@@ -9,7 +9,8 @@ sets:
   keep their number, and every other descriptor is closed;
 * the environment the template started with (``LISTEN_FDS``/``LISTEN_PID`` = this pid
   when sockets are handed over), the working folder, ``sys.argv``, ``sys.orig_argv``;
-* the signal mask (empty) and each signal's handler as the interpreter had it at start;
+* the signal mask and each signal's handler as the template had them at start (the
+  supervisor's mask, inherited as by a cold child; the interpreter's handlers);
 * a fresh ``__main__`` module; ``random`` reseeded (CPython's own fork hooks reseed it
   too, and ``os.urandom``, ``secrets`` and ``uuid.uuid4`` read the kernel's entropy at
   each call);
@@ -74,13 +75,14 @@ def become_child(
     environ: dict[str, str],
     cwd: str,
     handlers: dict[int, Any],
+    mask: set[signal.Signals] | None = None,
 ) -> None:
     """Turn this fork into the command's fresh process (see the module's docstring)."""
     finder = _hook_finder()
     if finder is not None:
         finder.reporter.disconnect()  # its descriptor is about to be closed
     place_descriptors(received, [0, 1, 2, *range(3, 3 + listen), *passed])
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask or set())
     for number, handler in handlers.items():
         if signal.getsignal(number) is not handler and handler is not None:
             try:
@@ -95,6 +97,7 @@ def become_child(
         os.environ["LISTEN_FDS"] = str(listen)
         os.environ["LISTEN_PID"] = str(os.getpid())
     os.chdir(cwd)
+    set_command_line(list(plan["orig_argv"]))
     sys.argv[:] = list(plan["argv"])
     if hasattr(sys, "orig_argv"):
         sys.orig_argv = list(plan["orig_argv"])
@@ -106,6 +109,24 @@ def become_child(
     if finder is not None:
         sys.meta_path.insert(0, finder)
         finder.forked_as_main()
+
+
+def set_command_line(argv: list[str]) -> bool:
+    """Show ``argv`` as this process's command line (``ps``, ``/proc/PID/cmdline``), over the
+    template's own, which is longer; False if it cannot (no ``/proc``, or too long)."""
+    wanted = b"\0".join(os.fsencode(arg) for arg in argv) + b"\0"
+    try:
+        with open("/proc/self/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        if len(wanted) > end - start:
+            return False
+        with open("/proc/self/mem", "r+b", buffering=0) as memory:
+            memory.seek(start)
+            memory.write(wanted.ljust(end - start, b"\0"))
+    except (OSError, IndexError, ValueError):
+        return False
+    return True
 
 
 def run(plan: dict[str, Any]) -> None:
@@ -122,7 +143,9 @@ def run(plan: dict[str, Any]) -> None:
     except KeyboardInterrupt as exc:
         raise exc.with_traceback(_without_own_frames(exc.__traceback__)) from None
     except BaseException as exc:  # noqa: BLE001 (the interpreter's own top level)
-        sys.excepthook(type(exc), exc, _without_own_frames(exc.__traceback__))
+        # The default hook prints the exception's own traceback, not the one it is given.
+        exc.with_traceback(_without_own_frames(exc.__traceback__))
+        sys.excepthook(type(exc), exc, exc.__traceback__)
         sys.exit(1)
 
 
@@ -134,10 +157,37 @@ def _run_file(path: str) -> None:
     main.__dict__["__cached__"] = None
     main.__loader__ = SourceFileLoader("__main__", path)
     main.__spec__ = None
-    with open(path, "rb") as file:
-        source = file.read()
+    try:
+        with open(path, "rb") as file:
+            source = file.read()
+    except OSError as exc:  # gone since the template started: as the interpreter says it
+        print(
+            f"{sys.executable}: can't open file {path!r}: [Errno {exc.errno}] {exc.strerror}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     code = compile(source, path, "exec", dont_inherit=True)
     exec(code, main.__dict__)
+
+
+def exec_cold(
+    plan: dict[str, Any], environ: dict[str, str], listen: int, error: BaseException
+) -> None:
+    """The last resort of a fork that could not make itself the command: say so, and ``exec``
+    the command (a cold start in the same process, which the supervisor already waits for)."""
+    try:
+        print(
+            f"reloadd: the forked child could not be prepared ({error!r}); "
+            "starting the command afresh",
+            file=sys.stderr,
+            flush=True,
+        )
+        env = dict(environ)
+        if listen:
+            env["LISTEN_FDS"], env["LISTEN_PID"] = str(listen), str(os.getpid())
+        os.execve(plan["interpreter"], list(plan["orig_argv"]), env)
+    finally:
+        os._exit(127)
 
 
 def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:

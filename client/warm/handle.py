@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reloadd.client.run.child_hook import TEMPLATE_ENV
 from reloadd.client.warm.plan import Plan
+from reloadd.client.warm.strays import now_ticks, stop_strays
 from reloadd.protocol import ReloaddError
 
 TEMPLATE = Path(__file__).with_name("template.py")
@@ -31,12 +33,21 @@ FORK_TIMEOUT = 5.0
 STOP_TIMEOUT = 2.0
 """Seconds a template has to exit after SIGTERM before it is SIGKILLed."""
 
+MAX_FDS = 64
+"""Most descriptors one fork request carries (the template's ``MAX_FDS``, which must agree):
+with more to hand over, the start is cold."""
+
 MAX_MESSAGE = 64 * 1024 * 1024
 """Largest line a template may send (its ready message lists every preloaded file)."""
 
 
 class TemplateFailed(ReloaddError):
     """The template cannot fork the next child; the message says why, in one line."""
+
+    def __init__(self, message: str, *, ended: bool = True) -> None:
+        super().__init__(message)
+        self.ended = ended
+        """False when it only did not answer in time (it may still be working)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class Ready:
     """Each module file it imported: ``(mtime_ns, size)`` when it did."""
     skipped: dict[str, str] = field(default_factory=dict)
     spoiled: str | None = None
+    """Why it must not fork, if it must not."""
+    spoiled_by: str | None = None
+    """The module whose import spoiled it (left out from now on), if one did."""
     imported: int = 0
     seconds: float = 0.0
 
@@ -55,11 +69,12 @@ class Ready:
         """From the decoded line; :class:`TemplateFailed` if it is not a ready message."""
         try:
             files = {str(p): (int(m), int(s)) for p, (m, s) in dict(message["files"]).items()}
-            spoiled = message.get("spoiled")
+            spoiled, spoiled_by = message.get("spoiled"), message.get("spoiled_by")
             return cls(
                 files,
                 {str(k): str(v) for k, v in dict(message.get("skipped", {})).items()},
                 None if spoiled is None else str(spoiled),
+                None if spoiled_by is None else str(spoiled_by),
                 int(message.get("imported", 0)),
                 float(message.get("seconds", 0.0)),
             )
@@ -82,6 +97,8 @@ class TemplateHandle:
         self.env = dict(env)
         self.started = time.monotonic()
         self.ready: Ready | None = None
+        self.waited = False
+        """A restart already waited for it to be ready, in vain."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._buffer = b""
         try:
@@ -95,7 +112,7 @@ class TemplateHandle:
                     str(root),
                     str(learned),
                 ],
-                env=self.env,
+                env={**self.env, TEMPLATE_ENV: "1"},
                 cwd=str(cwd),
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,  # never in the terminal's foreground group (Ctrl+C)
@@ -124,13 +141,21 @@ class TemplateHandle:
         """Ask for the next child; its pid (the child is then this process's own)."""
         request = json.dumps({"kind": "fork", "listen": len(listen_fds), "passed": list(pass_fds)})
         fds = array.array("i", [0, 1, 2, *listen_fds, *pass_fds])
+        if len(fds) > MAX_FDS:
+            raise TemplateFailed(f"more than {MAX_FDS} descriptors to hand over", ended=False)
+        asked = now_ticks()
         try:
             self.socket.sendmsg(
                 [request.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes())]
             )
         except OSError as exc:
-            raise TemplateFailed(f"the template cannot be reached ({exc.strerror})") from None
-        answer = self._read(timeout, "forked")
+            raise self._unreachable(exc, "forked") from None
+        try:
+            answer = self._read(timeout, "forked")
+        except TemplateFailed:
+            self.stop()  # then no fork of it can be started any more
+            stop_strays(asked, template=self.pid)
+            raise
         if answer.get("kind") == "error":
             raise TemplateFailed(str(answer.get("reason", "the template refused to fork")))
         pid = answer.get("pid")
@@ -154,15 +179,18 @@ class TemplateHandle:
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TemplateFailed(f"the template did not answer within {timeout:.1f} s")
+                raise TemplateFailed(
+                    f"the template did not answer within {timeout:.1f} s", ended=False
+                )
             try:
                 readable, _, _ = select.select([self.socket], [], [], left)
                 chunk = self.socket.recv(1 << 20) if readable else None
             except OSError as exc:
-                raise TemplateFailed(f"the template cannot be reached ({exc.strerror})") from None
+                raise self._unreachable(exc, what) from None
             if chunk == b"":
-                code = _exit_status(self.process)
-                raise TemplateFailed(f"the template {code} before it was {what}")
+                raise TemplateFailed(
+                    f"the template {_exit_status(self.process)} before it was {what}"
+                )
             if chunk:
                 self._buffer += chunk
                 if len(self._buffer) > MAX_MESSAGE:
@@ -175,6 +203,12 @@ class TemplateHandle:
         if not isinstance(message, dict):
             raise TemplateFailed("the template sent an unexpected message")
         return message
+
+    def _unreachable(self, error: OSError, what: str) -> TemplateFailed:
+        ended = _exit_status(self.process)
+        if ended != "closed its socket":
+            return TemplateFailed(f"the template {ended} before it was {what}")
+        return TemplateFailed(f"the template cannot be reached ({error.strerror or error})")
 
 
 def _exit_status(process: subprocess.Popen[bytes]) -> str:

@@ -14,9 +14,9 @@ when:
 * its import tries to import a project module (a meta-path finder refuses it; a library
   that catches that ``ImportError`` would have seen the project's module in a fresh run,
   so the template is spoiled: :attr:`Preload.spoiled`);
-* it starts a thread, opens a file descriptor, installs a signal handler, changes the
-  working folder, ``sys.path`` or the environment (state a fresh run would not have
-  before its own code starts; the template is spoiled too);
+* it starts a thread or a process, opens a file descriptor, installs a signal handler,
+  changes the working folder, ``sys.path`` or the environment (state a fresh run would
+  not have before its own code starts; the template is spoiled too);
 * its parent package was left out, or is the project's.
 """
 
@@ -30,8 +30,10 @@ import sys
 import sysconfig
 import time
 
-MTIME_LAG = 0.1
-"""Seconds a file's time stamp may lag behind ``time.time()`` (the kernel's coarse clock)."""
+MTIME_LAG = 0.02
+"""Seconds a file's time stamp may lag behind ``time.time()`` (the kernel's coarse clock
+ticks every 1 to 10 ms): a file stamped later than this before its import began may have
+been written while it was read."""
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -104,9 +106,9 @@ class ProjectGuard:
         return any(is_project_file(place, self.root, self.third_party) for place in places)
 
 
-def _state() -> tuple[int, frozenset[str], tuple[Any, ...], str, tuple[str, ...], dict[str, str]]:
+def _state() -> tuple[Any, ...]:
     """What an import must not change: threads, descriptors, signal handlers, working folder,
-    ``sys.path``, environment."""
+    ``sys.path``, environment, child processes."""
     try:
         threads = len(os.listdir("/proc/self/task"))
         fds = frozenset(os.listdir("/proc/self/fd"))
@@ -115,7 +117,12 @@ def _state() -> tuple[int, frozenset[str], tuple[Any, ...], str, tuple[str, ...]
 
         threads, fds = _thread._count() + 1, frozenset()
     handlers = tuple(signal.getsignal(number) for number in sorted(signal.valid_signals()))
-    return threads, fds, handlers, os.getcwd(), tuple(sys.path), dict(os.environ)
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as file:
+            children = file.read().split()
+    except OSError:
+        children = []
+    return threads, fds, handlers, os.getcwd(), tuple(sys.path), dict(os.environ), children
 
 
 _CHANGES = (
@@ -125,6 +132,7 @@ _CHANGES = (
     "changed the working folder",
     "changed sys.path",
     "changed the environment",
+    "started a process",
 )
 
 
@@ -149,11 +157,17 @@ class Preload:
         """Modules left out this time for a reason worth remembering: name → reason."""
         self.spoiled: str | None = None
         """Why this template must not fork (it holds state a fresh run would not have)."""
+        self.spoiled_by: str | None = None
+        """The module whose import spoiled it, if one did."""
         self.imported = 0
         self.started = time.time()
+        self.stats: dict[str, tuple[int, int]] = {}
+        """Each imported module's file, with its ``(mtime_ns, size)`` right after its import:
+        the template is stale when one of them differs."""
 
     def run(self, names: list[str]) -> None:
         """Import ``names`` in order, each alone, and stop at the first that spoils the template."""
+        self._record(set(), self.started)  # what the interpreter imported at start-up
         guard = ProjectGuard(self.root, self.third_party)
         sys.meta_path.insert(0, guard)
         try:
@@ -178,6 +192,7 @@ class Preload:
             return
         before = _state()
         guard.reset()
+        began, known = time.time(), set(sys.modules)
         try:
             importlib.import_module(name)
         except BaseException as exc:  # noqa: BLE001 (SystemExit too: a module must not end us)
@@ -187,9 +202,11 @@ class Preload:
                 self.skipped[name] = f"fails to import ({type(exc).__name__}: {exc})"[:300]
             return
         self.imported += 1
+        self._record(known, began)
         if guard.refused is not None:
             self.skipped[name] = f"imports the project module {guard.refused}"
             self.spoiled = f"{name} tried to import the project module {guard.refused}"
+            self.spoiled_by = name
             return
         after = _state()
         for index, change in enumerate(_CHANGES):
@@ -198,13 +215,16 @@ class Preload:
             if before[index] != after[index]:
                 self.skipped[name] = change
                 self.spoiled = f"importing {name} {change}"
+                self.spoiled_by = name
                 return
 
-    def files(self) -> dict[str, tuple[int, int]]:
-        """Each imported module's file, with its ``(mtime_ns, size)``: the template is stale
-        when one of them differs."""
-        found: dict[str, tuple[int, int]] = {}
-        for module in list(sys.modules.values()):
+    def _record(self, known: set[str], began: float) -> None:
+        """Stat the files of the modules not in ``known``; spoil the template if one may
+        have been written while it was read (stamped after ``began``, give or take the lag)."""
+        since = int((began - MTIME_LAG) * 1e9)
+        for name, module in list(sys.modules.items()):
+            if name in known:
+                continue
             spec = getattr(module, "__spec__", None)
             origin = getattr(spec, "origin", None)
             if not (isinstance(origin, str) and getattr(spec, "has_location", False)):
@@ -213,13 +233,6 @@ class Preload:
                 stat = os.stat(origin)
             except OSError:
                 continue
-            found[origin] = (stat.st_mtime_ns, stat.st_size)
-        return found
-
-    def written_meanwhile(self, files: dict[str, tuple[int, int]]) -> str | None:
-        """A file written since preloading began (the template may hold its older text)."""
-        since = int((self.started - MTIME_LAG) * 1e9)
-        for path, (mtime, _) in files.items():
-            if mtime >= since:
-                return path
-        return None
+            self.stats[origin] = (stat.st_mtime_ns, stat.st_size)
+            if stat.st_mtime_ns >= since and self.spoiled is None:
+                self.spoiled = f"{origin} was written while the template imported it"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -43,6 +44,12 @@ starter has been ready yet (after that, twice the last one's preload time, at le
 ``READY_WAIT_MIN``): a template half-way through is still quicker than a cold start."""
 
 READY_WAIT_MIN = 0.5
+
+READY_WAIT_ENV = "RELOADD_WARM_READY_WAIT"
+"""Overrides ``READY_WAIT_FIRST`` (seconds), e.g. on a slow machine."""
+
+HUNG_AFTER = 60.0
+"""Seconds after which a template that is still importing is given up (an import hangs)."""
 
 MAX_TEMPLATE_FAILURES = 3
 """Templates in a row that die or fail before forking, after which this starter stays cold."""
@@ -82,14 +89,26 @@ class WarmStarter:
         self._failures = 0
         self._first = True
         self._last_preload: float | None = None
-        self.disabled: str | None = None
-        """Why this starter only starts cold, if it does."""
+        self._gave_up: str | None = None
+        self._not_python: str | None = None
+        self._subreaper: str | None = None
+        self.plan: Plan | None = None
+        self._make_plan()
+
+    def _make_plan(self) -> None:
+        """The plan for the command in the current environment (a subreaper once there is one)."""
         plan = plan_for(self.command, env=self.env, cwd=self.cwd)
         if isinstance(plan, NotWarm):
-            self.disabled = plan.reason
-        else:
-            self.disabled = become_subreaper()
-        self.plan = plan if isinstance(plan, Plan) else None
+            self.plan, self._not_python = None, plan.reason
+            return
+        if self.plan is None and self._subreaper is None:
+            self._subreaper = become_subreaper() or ""
+        self.plan, self._not_python = plan, None
+
+    @property
+    def disabled(self) -> str | None:
+        """Why this starter only starts cold, if it does."""
+        return self._not_python or self._subreaper or self._gave_up
 
     # -- the public interface -------------------------------------------------------------------
 
@@ -120,15 +139,13 @@ class WarmStarter:
         """
         if env is not None and dict(env) != self.env:
             self.env = dict(env)
-            plan = plan_for(self.command, env=self.env, cwd=self.cwd)
-            self.plan = plan if isinstance(plan, Plan) else None
-            if isinstance(plan, NotWarm):
-                self.disabled = plan.reason
+            self._make_plan()
         child: StartedChild | None = None
         first, self._first = self._first, False
+        quiet = first and self.template is None  # the first start is cold: nothing to say
         why = self.disabled or self._why_not_ready()
-        if first and self.template is None and self.disabled is None:
-            why = ""  # the first start is cold: nothing to say
+        if quiet and self.disabled is None:
+            why = ""
         if why is None:
             child, why = self._fork(listen_fds, pass_fds)
         if child is None:
@@ -136,7 +153,7 @@ class WarmStarter:
                 self._say_once(f"starting cold: {why}")
             child = self._cold(listen_fds, pass_fds)
         self.learned.save()
-        if self.disabled is None and self.learned.modules:
+        if self.template is None and self.disabled is None and self.learned.modules:
             self._prepare(self.env)
         return child
 
@@ -163,15 +180,22 @@ class WarmStarter:
             self._drop()
             return "the interpreter changed"
         try:
-            ready = template.wait_ready(self._ready_wait())
+            ready = template.wait_ready(0.0 if template.waited else self._ready_wait())
         except TemplateFailed as exc:
+            if template.alive() and not exc.ended:
+                template.waited = True  # a restart waits for one template once, not at each
+                age = time.monotonic() - template.started
+                if age < HUNG_AFTER:
+                    return "the template is still importing"  # kept for the next restart
+                exc = TemplateFailed(f"the template did not finish importing in {age:.0f} s")
             return self._failed(str(exc))
         self._failures = 0
         self._last_preload = ready.seconds
         self.learned.leave_out(ready.skipped)
         if ready.spoiled:
             self._drop()
-            return f"the template cannot be used: {ready.spoiled}; it is left out from now on"
+            left_out = f"; {ready.spoiled_by} is left out from now on" if ready.spoiled_by else ""
+            return f"the template cannot be used: {ready.spoiled}{left_out}"
         stale = _first_changed(ready.files)
         if stale is not None:
             self._drop()
@@ -188,7 +212,7 @@ class WarmStarter:
             pid = template.fork(listen_fds=listen_fds, pass_fds=pass_fds)
         except TemplateFailed as exc:
             template.stop()
-            return None, self._failed(str(exc))
+            return None, self._failed(str(exc)) if exc.ended else str(exc)
         template.stop()
         return StartedChild(pid, warm=True), ""
 
@@ -196,7 +220,7 @@ class WarmStarter:
         self._drop()
         self._failures += 1
         if self._failures >= MAX_TEMPLATE_FAILURES:
-            self.disabled = f"{MAX_TEMPLATE_FAILURES} templates in a row failed (the last: {why})"
+            self._gave_up = f"{MAX_TEMPLATE_FAILURES} templates in a row failed (the last: {why})"
         return why
 
     def _prepare(self, env: Mapping[str, str]) -> None:
@@ -210,7 +234,7 @@ class WarmStarter:
             )
             self._interpreter_stat = _stat(self.plan.interpreter)
         except OSError as exc:
-            self.disabled = f"the template cannot start ({exc.strerror or exc})"
+            self._gave_up = f"the template cannot start ({exc.strerror or exc})"
 
     def _drop(self) -> None:
         if self.template is not None:
@@ -221,6 +245,10 @@ class WarmStarter:
         return self.plan is None or _stat(self.plan.interpreter) != self._interpreter_stat
 
     def _ready_wait(self) -> float:
+        try:
+            return float(os.environ[READY_WAIT_ENV])
+        except (KeyError, ValueError):
+            pass
         if self._last_preload is None:
             return READY_WAIT_FIRST
         return max(READY_WAIT_MIN, 2 * self._last_preload)

@@ -16,11 +16,10 @@ import os
 import sys
 
 PR_SET_CHILD_SUBREAPER = 36
-PR_GET_CHILD_SUBREAPER = 37
 
 
-def become_subreaper() -> str | None:
-    """Make this process a subreaper; None on success, else why not (one line)."""
+def become_subreaper(on: bool = True) -> str | None:
+    """Make this process a subreaper (``on=False``: no longer); None on success, else why not."""
     if not sys.platform.startswith("linux"):
         return f"forking a template needs Linux's PR_SET_CHILD_SUBREAPER (not on {sys.platform})"
     import ctypes  # only here: a supervisor without --warm never loads it
@@ -28,7 +27,7 @@ def become_subreaper() -> str | None:
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
             return f"prctl(PR_SET_CHILD_SUBREAPER) failed: {os.strerror(ctypes.get_errno())}"
     except (OSError, AttributeError) as exc:
         return f"cannot call prctl ({exc})"

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+TEMPLATE_ENV = "RELOADD_WARM_TEMPLATE"
+"""Marks the template's environment for ``reloadd run``'s hook (``child_hook.TEMPLATE_ENV``)."""
+
 MAX_FDS = 64
 """Most descriptors one fork request may carry."""
 
@@ -89,9 +92,14 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     control = socket.socket(fileno=int(argv[0]))
     plan = json.loads(argv[1])
     root, state = argv[2], argv[3]
+    os.environ.pop(TEMPLATE_ENV, None)  # only the template's, never its fork's
     environ = dict(os.environ)
     cwd = os.getcwd()
+    sys.argv[:] = list(plan["argv"])  # what a module that reads it at import time would see
+    if hasattr(sys, "orig_argv"):
+        sys.orig_argv = list(plan["orig_argv"])
     handlers = {number: signal.getsignal(number) for number in signal.valid_signals()}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the supervisor's, inherited
     if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.realpath(HERE):
         del sys.path[0]
     path0 = child_path0(plan)
@@ -107,16 +115,15 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     modules, skip = learned(state)
     preload = preload_module.Preload(root, skip)
     preload.run(modules)
-    files = preload.files()
-    changed = preload.written_meanwhile(files)
-    spoiled = preload.spoiled or (changed and f"{changed} was written while the template started")
+    spoiled = preload.spoiled
     _send(
         control,
         {
             "kind": "ready",
-            "files": files,
+            "files": preload.stats,
             "skipped": preload.skipped,
             "spoiled": spoiled,
+            "spoiled_by": preload.spoiled_by,
             "imported": preload.imported,
             "seconds": round(time.time() - preload.started, 3),
         },
@@ -137,15 +144,19 @@ def main(argv: list[str]) -> Callable[[], None] | None:
     if middle == 0:
         if _middle(reader, writer):  # True only in the grandchild
             control.close()
-            fresh.become_child(
-                plan,
-                received=fds,
-                listen=listen,
-                passed=passed,
-                environ=environ,
-                cwd=cwd,
-                handlers=handlers,
-            )
+            try:
+                fresh.become_child(
+                    plan,
+                    received=fds,
+                    listen=listen,
+                    passed=passed,
+                    environ=environ,
+                    cwd=cwd,
+                    handlers=handlers,
+                    mask=mask,
+                )
+            except BaseException as exc:  # noqa: BLE001 (never run the command half-prepared)
+                fresh.exec_cold(plan, environ, listen, exc)
             return lambda: fresh.run(plan)
         os._exit(0)
     os.close(writer)

@@ -35,18 +35,20 @@ def test_defaults() -> None:
     assert parsed.sockets == ()
     assert not parsed.watch
     assert not parsed.ignore
+    assert not parsed.warm
 
 
 def test_all_options() -> None:
     parsed = options(
         "--name", "web", "--socket", "8000", "--socket", "0.0.0.0:9000",
-        "--stop-signal", "INT", "--stop-timeout", "0.5", "--ignore", "*.pyc", "--", "cmd",
+        "--stop-signal", "INT", "--stop-timeout", "0.5", "--ignore", "*.pyc", "--warm", "--", "cmd",
     )  # fmt: skip
     assert parsed.client_name() == "web"
     assert parsed.sockets == (SocketSpec("127.0.0.1", 8000), SocketSpec("0.0.0.0", 9000))
     assert parsed.stop_signal is signal.SIGINT
     assert parsed.stop_timeout == 0.5
     assert parsed.ignore.names == ("*.pyc",)
+    assert parsed.warm
 
 
 def test_the_default_name_is_stable_for_a_command_in_a_folder() -> None:
