@@ -1,7 +1,7 @@
 """``python -m bench``: run the measures and print one table.
 
-    python -m bench                  # everything, about 14 minutes on 2 cores
-    python -m bench --quick          # fewer samples, sizes and windows: about 3.5 minutes
+    python -m bench                  # everything (the browser measure alone: about 10 minutes on 2 cores)
+    python -m bench --quick          # fewer samples, sizes and windows
     python -m bench --only latency --only setup --sizes 20000
     python -m bench --only e2e --only uvicorn --only flask --e2e-runs 21
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench import (
+    browser_refresh,
     burst,
     django_restart,
     e2e_apps,
@@ -53,6 +54,7 @@ MEASURES: dict[str, Callable[[BenchEnv, Plan], list[Result]]] = {
     "flask": e2e_apps.run_flask,
     "restart": django_restart.run,
     "events": events.run,
+    "browser": browser_refresh.run,
 }
 
 
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="reloadd against its anchors, side by side."
     )
-    parser.add_argument("--quick", action="store_true", help="a short run (about 3.5 minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run: fewer samples, sizes and windows"
+    )
     parser.add_argument(
         "--only",
         action="append",

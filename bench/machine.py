@@ -19,6 +19,8 @@ PACKAGES = (
     "uvicorn",
     "fastapi",
     "Flask",
+    "selenium",
+    "django-browser-reload",
 )
 
 
@@ -51,6 +53,20 @@ def _watchman_version() -> str:
         return "not found"
 
 
+def _chromium_version() -> str:
+    """Chromium's version (the browser of ``--only browser``), or "not found"."""
+    from bench.chromium import BROWSERS
+
+    for candidate in BROWSERS:
+        try:
+            return subprocess.run(
+                [candidate, "--version"], capture_output=True, text=True, check=True, timeout=30
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return "Chromium not found"
+
+
 def load() -> str:
     """The load averages (1, 5, 15 minutes): other work on the machine skews the numbers."""
     one, five, fifteen = os.getloadavg()
@@ -69,4 +85,5 @@ def describe() -> list[str]:
         f"machine: {os.cpu_count()} cores ({_cpu_model()}), {_memory()} RAM, "
         f"Linux {platform.release()}",
         f"Python {sys.version.split()[0]}, Watchman {_watchman_version()}, " + ", ".join(versions),
+        _chromium_version(),
     ]

@@ -1,4 +1,4 @@
-"""How much of each measure a run does: ``--quick`` (about 3.5 minutes) or the full run (about 14)."""
+"""How much of each measure a run does: ``--quick`` or the full run."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ class Plan:
     WatchmanReloader takes one subscription message per 100 ms tick, one per folder)."""
     import_runs: int
     e2e_runs: int
+    browser_edits: int
+    """Timed edits of each kind (template, CSS, view) per browser-refresh contender."""
 
     def with_sizes(self, sizes: tuple[int, ...]) -> Plan:
         """The same plan on other tree sizes."""
@@ -54,6 +56,7 @@ FULL = Plan(
     burst_limit=15.0,
     import_runs=15,
     e2e_runs=7,
+    browser_edits=15,
 )
 
 QUICK = Plan(
@@ -73,4 +76,5 @@ QUICK = Plan(
     burst_limit=5.0,
     import_runs=5,
     e2e_runs=2,
+    browser_edits=3,
 )

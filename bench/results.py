@@ -31,6 +31,9 @@ UVICORN_RELOAD = "uvicorn --reload"
 FLASK_RELOADER = "flask run --reload"
 ONE_SERVER = "one dev server"
 """The serving process of a cold start (memory): what the template is compared with."""
+DBR_STAT = "django-browser-reload (StatReloader)"
+DBR_WATCHMAN = "django-browser-reload (WatchmanReloader)"
+"""django-browser-reload in the page, Django's own reloader under ``runserver``."""
 
 RELOADD = (
     RELOADD_WATCHMAN,
@@ -49,6 +52,8 @@ ANCHORS = (
     UVICORN_RELOAD,
     FLASK_RELOADER,
     ONE_SERVER,
+    DBR_STAT,
+    DBR_WATCHMAN,
 )
 """Every anchor, in column order; a table shows only those its results hold."""
 
@@ -130,7 +135,7 @@ def _anchor_cell(reloadd: Result, anchor: Result | None) -> str:
     if anchor is None:
         return ""
     text = _value(anchor)
-    if anchor.p50 > 0 and not math.isnan(anchor.p50) and not math.isnan(reloadd.p50):
+    if anchor.p50 > 0 and math.isfinite(anchor.p50) and not math.isnan(reloadd.p50):
         text += f" ({reloadd.p50 / anchor.p50:.2g}x)"
     return text
 
@@ -143,7 +148,10 @@ def _short(contender: str) -> str:
 
 
 def table(results: Iterable[Result]) -> str:
-    """The Markdown table of every reloadd result beside the anchors of its scenario."""
+    """The Markdown table of every reloadd result beside the anchors of its scenario.
+
+    An anchor with no result in this run gets no column.
+    """
     results = list(results)
     by_key = {(r.measure, r.scenario, r.contender): r for r in results}
     present = {r.contender for r in results}
