@@ -176,7 +176,11 @@ def _loop(starter: Starter, reports: Reports, pass_fds: tuple[int, ...]) -> int:
     while True:
         outcome = _wait(child, starter, reports)
         if outcome is HANDED_OVER:
-            following = _start(starter, pass_fds)
+            try:
+                following = _start(starter, pass_fds)
+            except BaseException:  # SIGTERM or Ctrl-C while the next one starts
+                _kill(child)
+                raise
             status = _exit_of(child, following)
             if status != 3:
                 _kill(following)
@@ -233,7 +237,7 @@ def _wait(child: Child, starter: Starter, reports: Reports) -> int | object:
                     if names:
                         starter.learn(names)
                         starter.child_ready()
-                    if handed_over:
+                    if child.pid in handed_over:
                         return HANDED_OVER
     except KeyboardInterrupt:
         child.send_signal(signal.SIGINT)

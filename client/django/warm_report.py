@@ -30,8 +30,10 @@ MAX_NAME = 1000
 """Longest module name reported (longer ones are not: one line must fit in a chunk)."""
 
 HANDED_OVER = "!handed-over"
-"""The line a server process exiting to restart writes once it accepts nothing more (never a
-module name): the parent may start the next one while this one finishes exiting."""
+"""The line (``!handed-over PID``, never a module name) a server process exiting to restart
+writes once it accepts nothing more: the parent may start the next one while this one
+finishes exiting. The pid says who: a line the parent reads late (after that process's
+exit) must not be taken for the next process's."""
 
 
 class Reports:
@@ -62,12 +64,20 @@ class Reports:
         return [line.decode(errors="replace") for line in lines if line]
 
     @staticmethod
-    def handed_over(lines: list[str]) -> bool:
-        """Whether ``lines`` (from :meth:`read`) hold :data:`HANDED_OVER`; it is removed from them."""
-        if HANDED_OVER not in lines:
-            return False
-        lines[:] = [line for line in lines if line != HANDED_OVER]
-        return True
+    def handed_over(lines: list[str]) -> set[int]:
+        """The pids of the :data:`HANDED_OVER` lines in ``lines`` (from :meth:`read`); those
+        lines are removed from them."""
+        pids = set()
+        kept = []
+        for line in lines:
+            word, _, pid = line.partition(" ")
+            if word == HANDED_OVER:
+                if pid.isdigit():
+                    pids.add(int(pid))
+            else:
+                kept.append(line)
+        lines[:] = kept
+        return pids
 
     def close(self) -> None:
         """Close both ends."""
@@ -100,7 +110,7 @@ class Reporter:
     def hand_over(self) -> None:
         """Write :data:`HANDED_OVER` (nothing if the pipe is full: the parent waits for the exit)."""
         try:
-            os.write(self.fd, HANDED_OVER.encode() + b"\n")
+            os.write(self.fd, f"{HANDED_OVER} {os.getpid()}\n".encode())
         except OSError:
             pass
 

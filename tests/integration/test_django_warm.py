@@ -126,6 +126,15 @@ def serve_warm(server: DevServer, project: Path, message: str) -> str:
     raise AssertionError(f"no warm start:\n{server.log()}")
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] not in ("Z", "X")
+
+
 def live_below(pid: int) -> list[int]:
     """Live (not zombie) processes below ``pid``."""
     children: dict[int, list[int]] = {}
@@ -275,3 +284,11 @@ def test_the_next_server_process_starts_while_the_old_one_is_still_exiting(
     server.wait_for_page("/", lambda b: b.startswith("hello v3 "))
     assert server.process is not None
     assert server.process.poll() is None, server.log()
+    # Stopped right after a hand-over, runserver leaves no server process behind (a late
+    # hand-over line once made the parent take the serving process for an exiting one).
+    forks = warm_pids(server)
+    server.stop()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while (left := [pid for pid in forks if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not left, f"server processes left running: {left}\n{server.log()}"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from django.conf import settings  # type: ignore[import-untyped]
@@ -76,14 +77,21 @@ class Starter:
     learned: list[str] = field(default_factory=list)
     ready: int = 0
     interrupt: BaseException | None = None
+    interrupt_start: int = 0
+    """The start (counted from 1) that raises ``interrupt`` instead; 0: none does."""
+    children: list[StartedChild] = field(default_factory=list)
 
     def start(self, *, pass_fds: Sequence[int] = ()) -> StartedChild:
         self.started.append(tuple(pass_fds))
-        return python(self.codes[len(self.started) - 1], self.reports)
+        if self.interrupt is not None and len(self.started) == self.interrupt_start:
+            raise self.interrupt
+        child = python(self.codes[len(self.started) - 1], self.reports)
+        self.children.append(child)
+        return child
 
     def learn(self, names: list[str]) -> None:
         self.learned += names
-        if self.interrupt is not None:
+        if self.interrupt is not None and not self.interrupt_start:
             raise self.interrupt
 
     def child_ready(self) -> None:
@@ -109,6 +117,69 @@ def test_exit_code_3_starts_the_next_server_and_any_other_status_ends_runserver(
     starter = Starter(["raise SystemExit(3)", "raise SystemExit(3)", last])
     assert warm._loop(starter, reports, (7,)) == status
     assert starter.started == [(7,), (7,), (7,)]
+
+
+HANDS_OVER = """
+import os, sys, time
+fd = int(os.environ["RELOADD_WARM_REPORT"].partition(":")[0])
+{late}
+os.write(fd, f"!handed-over {{os.getpid()}}\\n".encode())
+{then}
+"""
+
+LATE_LINE = """
+if os.fork() == 0:  # the line of this process, read by the parent after its exit
+    time.sleep(0.3)
+    os.write(fd, f"!handed-over {os.getppid()}\\n".encode())
+    os._exit(0)
+raise SystemExit(3)
+"""
+
+
+def test_a_hand_over_line_read_late_is_not_taken_for_the_next_process(
+    reports: warm_report.Reports,
+) -> None:
+    starter = Starter(
+        [
+            'import os, sys, time\nfd = int(os.environ["RELOADD_WARM_REPORT"].partition(":")[0])\n'
+            + LATE_LINE,
+            "import time; time.sleep(1.0); raise SystemExit(0)",
+        ],
+        reports,
+    )
+    assert warm._loop(starter, reports, ()) == 0  # a third start would be an IndexError
+    assert len(starter.started) == 2
+
+
+def test_a_hand_over_starts_the_next_process_before_the_old_one_exits(
+    reports: warm_report.Reports, tmp_path: Path
+) -> None:
+    ended = tmp_path / "first-ended"  # made by the first process just before it exits
+    starter = Starter(
+        [
+            HANDS_OVER.format(
+                late="", then=f"time.sleep(0.5); open({str(ended)!r}, 'w'); raise SystemExit(3)"
+            ),
+            f"import os; raise SystemExit(6 if os.path.exists({str(ended)!r}) else 5)",
+        ],
+        reports,
+    )
+    assert warm._loop(starter, reports, ()) == 5  # 6: the second started after the first ended
+    assert starter.children[0].returncode == 3  # still waited for, and its 3 went on
+
+
+def test_an_interrupt_while_the_next_process_starts_ends_the_old_one(
+    reports: warm_report.Reports,
+) -> None:
+    starter = Starter(
+        [HANDS_OVER.format(late="", then="time.sleep(60)")],
+        reports,
+        interrupt=SystemExit(0),
+        interrupt_start=2,
+    )
+    with pytest.raises(SystemExit):
+        warm._loop(starter, reports, ())
+    assert starter.children[0].wait(5.0) == -int(signal.SIGKILL)
 
 
 REPORTING = """
