@@ -176,10 +176,3 @@ def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[b
         status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
     )
     return [body]
-
-
-def _folders(
-    template_folders: Iterable[str | os.PathLike[str]],
-    static_folders: Iterable[str | os.PathLike[str]],
-) -> list[Folder]:
-    return [*templates(template_folders), *static(static_folders)]
