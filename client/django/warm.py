@@ -21,12 +21,13 @@ every server process, warm or cold, with the same descriptor number.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -176,12 +177,10 @@ def _loop(starter: Starter, reports: Reports, pass_fds: tuple[int, ...]) -> int:
     while True:
         outcome = _wait(child, starter, reports)
         if outcome is HANDED_OVER:
-            try:
+            with _ended_if_interrupted(child):  # while the next one starts
                 following = _start(starter, pass_fds)
-            except BaseException:  # SIGTERM or Ctrl-C while the next one starts
-                _kill(child)
-                raise
-            status = _exit_of(child, following)
+            with _ended_if_interrupted(child, following):
+                status = int(child.wait(None))
             if status != 3:
                 _kill(following)
                 return status
@@ -200,53 +199,47 @@ def _start(starter: Starter, pass_fds: tuple[int, ...]) -> Child:
     return child
 
 
-def _exit_of(old: Child, following: Child) -> int:
-    """The status of ``old``, which handed over to ``following``; both end on Ctrl-C or SIGTERM."""
+@contextlib.contextmanager
+def _ended_if_interrupted(*children: Child) -> Iterator[None]:
+    """End ``children`` if the body is interrupted, then let the interruption go on.
+
+    On Ctrl-C each server process (in a session of its own, as the engine starts it) gets
+    SIGINT from here and a moment to end; on SIGTERM (Django's handler raises
+    ``SystemExit``) or any other exception they are killed at once, as ``subprocess.run``
+    does in stock ``runserver``.
+    """
     try:
-        return int(old.wait(None))
+        yield
     except KeyboardInterrupt:
-        for child in (old, following):
+        for child in children:
             child.send_signal(signal.SIGINT)
-        for child in (old, following):
+        for child in children:
             if not _ends_within(child, INTERRUPT_GRACE):
                 _kill(child)
         raise
     except BaseException:
-        _kill(old)
-        _kill(following)
+        for child in children:
+            _kill(child)
         raise
 
 
 def _wait(child: Child, starter: Starter, reports: Reports) -> int | object:
-    """The server process's status (or :data:`HANDED_OVER`), learning what it imported meanwhile.
-
-    On Ctrl-C the server process (in a session of its own, as the engine starts it) gets
-    SIGINT from here and a moment to end; on SIGTERM (Django's handler raises
-    ``SystemExit``) it is killed at once, as ``subprocess.run`` does in stock ``runserver``.
-    """
-    try:
-        with _ExitWatch(child.pid) as exits:
-            while True:
-                status = child.poll()
-                if status is not None:
-                    return int(status)
-                readable, _, _ = select.select([reports.read_fd, *exits.fds], [], [], exits.timeout)
-                if reports.read_fd in readable:
-                    names = reports.read()
-                    handed_over = Reports.handed_over(names)
-                    if names:
-                        starter.learn(names)
-                        starter.child_ready()
-                    if child.pid in handed_over:
-                        return HANDED_OVER
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
-        if not _ends_within(child, INTERRUPT_GRACE):
-            _kill(child)
-        raise
-    except BaseException:
-        _kill(child)
-        raise
+    """The server process's status (or :data:`HANDED_OVER`), learning what it imported
+    meanwhile; the process is ended if this is interrupted (:func:`_ended_if_interrupted`)."""
+    with _ended_if_interrupted(child), _ExitWatch(child.pid) as exits:
+        while True:
+            status = child.poll()
+            if status is not None:
+                return int(status)
+            readable, _, _ = select.select([reports.read_fd, *exits.fds], [], [], exits.timeout)
+            if reports.read_fd in readable:
+                names = reports.read()
+                handed_over = Reports.handed_over(names)
+                if names:
+                    starter.learn(names)
+                    starter.child_ready()
+                if child.pid in handed_over:
+                    return HANDED_OVER
 
 
 class _ExitWatch:
