@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reloadd.client.run.child_hook import TEMPLATE_ENV
+from reloadd.client.run.command import how_it_ended
 from reloadd.client.warm.plan import Plan
 from reloadd.client.warm.strays import now_ticks, stop_strays
 from reloadd.protocol import ReloaddError
@@ -216,9 +217,4 @@ def _exit_status(process: subprocess.Popen[bytes]) -> str:
         code = process.wait(1.0)
     except subprocess.TimeoutExpired:
         return "closed its socket"
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
+    return how_it_ended(code)
