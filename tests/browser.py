@@ -24,6 +24,8 @@ from selenium import webdriver
 from selenium.common.exceptions import JavascriptException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 
+from tests.process_stats import live_descendants
+
 WAIT_TIMEOUT = 30.0
 """Seconds a page may take to show what a test waits for."""
 
@@ -48,27 +50,6 @@ def chromedriver_binary() -> str:
     assert Path(found).exists(), (
         "chromedriver is not installed: scripts/setup.sh --test installs it"
     )
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """The pids of every live descendant of ``pid`` (read from ``/proc``)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
     return found
 
 
@@ -176,14 +157,14 @@ class Browser:
     def stop(self) -> None:
         """Quit the session; kill chromedriver and Chromium's processes that remain, by pid."""
         process = getattr(self.service, "process", None)
-        pids = descendants(process.pid) if process is not None else []
+        pids = live_descendants(process.pid) if process is not None else []
         try:
             self.driver.quit()
         except WebDriverException:
             pass  # killed below
         if process is not None:
             pids.append(process.pid)
-            pids += descendants(process.pid)
+            pids += live_descendants(process.pid)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

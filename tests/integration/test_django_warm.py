@@ -28,6 +28,7 @@ from tests.django_project import (
     server_environment,
 )
 from tests.integration.test_django_socket import RESAVE_INTERVAL, Firing
+from tests.process_stats import alive, live_descendants
 
 WARM_LINE = re.compile(r"warm start: server process (\d+)")
 
@@ -126,35 +127,6 @@ def serve_warm(server: DevServer, project: Path, message: str) -> str:
     raise AssertionError(f"no warm start:\n{server.log()}")
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] not in ("Z", "X")
-
-
-def live_below(pid: int) -> list[int]:
-    """Live (not zombie) processes below ``pid``."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in ("Z", "X"):
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 @pytest.mark.parametrize("backend_name", ["builtin"])
 def test_view_and_settings_edits_are_served_by_warm_forks_on_the_kept_socket(
     daemon: DaemonProcess, django_project: Path, start_warm: Callable[[Path], DevServer]
@@ -208,7 +180,7 @@ def test_stopping_runserver_leaves_nothing_running(
     server.wait_ready()
     serve_warm(server, django_project, "hello v2")
     assert server.process is not None
-    below = live_below(server.process.pid)
+    below = live_descendants(server.process.pid)
     assert len(below) >= 2, "a server process and a template run below runserver"
     os.killpg(server.process.pid, signum)  # to runserver's group, as the terminal does
     try:
@@ -278,7 +250,7 @@ def test_the_next_server_process_starts_while_the_old_one_is_still_exiting(
     body = server.wait_for_page("/", lambda b: b.startswith("hello v2 "))
     assert server.pid_of(body) != first
     assert holding.read_text().split() == [str(first)], "the old process is still exiting"
-    assert first in live_below(server.process.pid if server.process else 0)
+    assert first in live_descendants(server.process.pid if server.process else 0)
     release.touch()  # the old process ends with 3; the new one goes on serving
     write_views(django_project, "hello v3")
     server.wait_for_page("/", lambda b: b.startswith("hello v3 "))

@@ -23,7 +23,6 @@ from tests.integration.warm_probe import (  # noqa: F401  (the fixtures)
     PROBE,
     WAIT,
     Project,
-    alive,
     children_fixture,
     make_starter,
     project_fixture,
@@ -31,6 +30,7 @@ from tests.integration.warm_probe import (  # noqa: F401  (the fixtures)
     starters_fixture,
     wait_template_ready,
 )
+from tests.process_stats import alive
 
 
 def test_a_module_that_starts_a_thread_spoils_the_template_once_then_is_left_out(

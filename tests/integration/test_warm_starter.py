@@ -22,7 +22,6 @@ from tests.integration.dev_server import live_group_members
 from tests.integration.warm_probe import (  # noqa: F401  (the fixtures)
     WAIT,
     Project,
-    alive,
     children_fixture,
     children_of,
     cmdline,
@@ -35,6 +34,7 @@ from tests.integration.warm_probe import (  # noqa: F401  (the fixtures)
     wait_for,
     wait_template_ready,
 )
+from tests.process_stats import alive
 
 
 @pytest.mark.parametrize("how", [["probe.py", "first", "--second"], ["-m", "probe", "first"]])

@@ -223,14 +223,6 @@ def wait_template_ready(starter: WarmStarter) -> None:
     starter.template.wait_ready(WAIT)
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def children_of(parent: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
